@@ -1,0 +1,72 @@
+// Cross-field configuration rules, run on the raw data even when the shape has errors,
+// so that `config check` lists every problem in one go.
+import { MAX_PREPEND } from './schema.js';
+import { normalisePrefix, parseAddress, insideAny, toVip } from '../core/prefix.js';
+
+export interface Problem {
+  path: (string | number)[];
+  message: string;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const int = (v: unknown, dflt: number): number => (Number.isInteger(v) ? (v as number) : dflt);
+
+export function crossCheck(data: unknown): Problem[] {
+  const out: Problem[] = [];
+  if (!isObj(data)) return out;
+  const dcs = isObj(data.datacenters) ? data.datacenters : {};
+  if (typeof data.dc === 'string' && isObj(data.datacenters) && !(data.dc in dcs)) {
+    out.push({ path: ['dc'], message: `this host's dc "${data.dc}" is not listed under datacenters` });
+  }
+  const base = isObj(data.prepend) ? int(data.prepend.base, 0) : 0;
+  const prefixes = Array.isArray(data.vip_prefixes)
+    ? data.vip_prefixes.map((p) => (typeof p === 'string' ? normalisePrefix(p) : null)).filter((p): p is string => !!p)
+    : [];
+  const services = Array.isArray(data.services) ? data.services : [];
+  const seen = new Map<string, number>();
+  services.forEach((s, i) => {
+    if (!isObj(s)) return;
+    if (typeof s.name === 'string') {
+      const name = s.name.toLowerCase().replace(/\.$/, '');
+      if (seen.has(name)) out.push({ path: ['services', i, 'name'], message: `service "${name}" is already listed at services[${seen.get(name)}]` });
+      else seen.set(name, i);
+    }
+    const prefer = Array.isArray(s.prefer) ? s.prefer : [];
+    const dup = new Set<unknown>();
+    prefer.forEach((d, j) => {
+      if (typeof d === 'string' && isObj(data.datacenters) && !(d in dcs)) {
+        out.push({ path: ['services', i, 'prefer', j], message: `unknown dc "${d}"` });
+      }
+      if (dup.has(d)) out.push({ path: ['services', i, 'prefer', j], message: `dc "${String(d)}" is listed twice` });
+      dup.add(d);
+    });
+    const min = int(s.min_realservers, 1);
+    const restore = int(s.restore_realservers, min);
+    if (restore < min) {
+      out.push({
+        path: ['services', i, 'restore_realservers'],
+        message: `restore_realservers (${restore}) must be >= min_realservers (${min})`,
+      });
+    }
+    const top = base + prefer.length - 1;
+    if (prefer.length > 0 && top > MAX_PREPEND) {
+      out.push({ path: ['services', i, 'prefer'], message: `prepend.base + last rank = ${top} prepends, over the limit of ${MAX_PREPEND}` });
+    }
+  });
+  const wd = isObj(data.watchdog) ? data.watchdog : {};
+  if (isObj(wd.fwmarks) && prefixes.length > 0) {
+    for (const [mark, vips] of Object.entries(wd.fwmarks)) {
+      if (!Array.isArray(vips)) continue;
+      vips.forEach((v, j) => {
+        if (typeof v === 'string' && parseAddress(v) && !insideAny(toVip(v), prefixes)) {
+          out.push({ path: ['watchdog', 'fwmarks', mark, j], message: `${v} is outside vip_prefixes` });
+        }
+      });
+    }
+  }
+  const wmin = int(wd.min_realservers, 1);
+  if (int(wd.restore_realservers, wmin) < wmin) {
+    out.push({ path: ['watchdog', 'restore_realservers'], message: `restore_realservers must be >= min_realservers (${wmin})` });
+  }
+  return out;
+}

@@ -1,0 +1,129 @@
+// Domain types and the adapter contracts that commands receive; core code depends only on these.
+
+export type Family = 4 | 6;
+
+/** A service address normalised to its host prefix: "192.0.2.1/32", "2001:db8::1/128". */
+export interface Vip {
+  address: string; // canonical text form (ipaddr.js toString(): compressed, lower case)
+  family: Family;
+  prefix: string; // address + "/32" or "/128"
+}
+
+// ---- DNS ------------------------------------------------------------------------------------
+
+export interface ResolvedName {
+  /** The name as asked (lower case, no trailing dot). */
+  name: string;
+  /** CNAME chain followed, first hop first (empty when the name had A/AAAA itself). */
+  chain: string[];
+  /** Canonical addresses, IPv4 first then IPv6, each sorted. */
+  addresses: string[];
+  /** Smallest TTL seen along the chain and the answers, seconds (0 for a literal address). */
+  ttl: number;
+}
+
+export interface Resolver {
+  /** Resolve NAME (or a literal address) to its A and AAAA addresses, following CNAMEs.
+   *  Throws VipError with a VIP_E_DNS_* code. */
+  resolve(name: string): Promise<ResolvedName>;
+}
+
+// ---- BGP speaker ----------------------------------------------------------------------------
+
+export interface BgpNetwork {
+  prefix: string; // normalised, e.g. "192.0.2.1/32"
+  routeMap: string | null;
+}
+
+export interface RunningBgp {
+  /** `router bgp <asn>` of the default instance, null when bgpd has no BGP instance configured. */
+  asn: number | null;
+  networks: BgpNetwork[]; // network statements of the default instance, both address families
+  routeMaps: string[]; // names of route-maps defined in the running config
+  /** The whole running configuration text as vtysh printed it. */
+  text: string;
+}
+
+export interface SpeakerChange {
+  action: 'add' | 'delete';
+  prefix: string;
+  /** route-map to announce with (add); the configured one being removed (delete). */
+  routeMap: string | null;
+}
+
+/** What the local BGP table says of one prefix. */
+export interface PrefixState {
+  prefix: string;
+  inTable: boolean;
+  valid: boolean;
+  best: boolean;
+  /** Number of peers the best path is advertised to. */
+  advertisedTo: number;
+}
+
+export interface Speaker {
+  /** Read the running configuration. Throws VIP_E_SPEAKER_* (exit 6) when it cannot. */
+  readRunning(): Promise<RunningBgp>;
+  /** Send every change in ONE vtysh invocation. Throws VIP_E_APPLY (with stderr) on rejection,
+   *  VIP_E_SPEAKER_* when the speaker is unavailable. */
+  apply(asn: number, changes: SpeakerChange[]): Promise<void>;
+  /** Look up prefixes in the local BGP table. */
+  lookup(prefixes: string[]): Promise<Map<string, PrefixState>>;
+}
+
+// ---- state ----------------------------------------------------------------------------------
+
+export interface Hold {
+  reason: string;
+  by: string;
+  since: string; // ISO 8601
+  names: string[];
+}
+
+export type WatchdogStateName = 'up' | 'down' | 'rising' | 'falling' | 'held' | 'unknown';
+
+export interface WatchdogVipState {
+  state: WatchdogStateName;
+  /** consecutive cycles counted towards rise (when down) or fall (when up) */
+  count: number;
+  live: number | null;
+  since: string;
+}
+
+export interface DnsCacheEntry {
+  addresses: string[];
+  chain: string[];
+  expires: string; // ISO 8601
+  fetched: string;
+}
+
+export interface State {
+  version: 1;
+  holds: Record<string, Hold>; // keyed by prefix
+  watchdog: Record<string, WatchdogVipState>; // keyed by prefix
+  dns: Record<string, DnsCacheEntry>; // keyed by name
+}
+
+export interface StateStore {
+  /** Take the exclusive run lock; throws VIP_E_LOCKED (exit 75) when another run holds it. */
+  lock(): Promise<() => Promise<void>>;
+  /** Read state; a missing file is an empty state, a corrupt one throws VIP_E_STATE_CORRUPT. */
+  read(): Promise<State>;
+  /** Write atomically (temp file, fsync, rename). */
+  write(state: State): Promise<void>;
+}
+
+// ---- clock and log ----------------------------------------------------------------------------
+
+export interface Clock {
+  now(): Date;
+}
+
+export type LogFields = Record<string, unknown>;
+
+export interface Log {
+  debug(fields: LogFields, msg: string): void;
+  info(fields: LogFields, msg: string): void;
+  warn(fields: LogFields, msg: string): void;
+  error(fields: LogFields, msg: string): void;
+}
