@@ -98,6 +98,7 @@ export const configSchema = z
         vtysh: z.string().min(1).default('vtysh'),
         pathspace: z.string().default(''),
         timeout: duration.default(10_000),
+        verify_timeout: duration.default(5000),
       })
       .prefault({}),
     dns: z

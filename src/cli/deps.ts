@@ -1,0 +1,62 @@
+// Builds the dependencies a command receives from the global options; adapters load lazily so
+// that `--help` and `--version` stay fast.
+import { userInfo } from 'node:os';
+import { loadConfig, type Config } from '../config/load.js';
+import { createLog, type LogHandle } from '../adapters/log.js';
+import { systemClock } from '../adapters/clock.js';
+import { createStateStore } from '../adapters/state.js';
+import type { Deps, GlobalOptions, Output } from './context.js';
+
+export function makeOutput(): Output {
+  return {
+    data: (text) => void process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+    json: (value) => void process.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+  };
+}
+
+export function logLevel(opts: GlobalOptions, configured = 'info'): string {
+  if (opts.verbose) return 'debug';
+  if (opts.quiet) return 'warn';
+  return configured;
+}
+
+/** Log before the config is known (usage and config errors): plain stderr, no syslog. */
+export function bootLog(opts: GlobalOptions): LogHandle {
+  return createLog({ level: logLevel(opts), json: false, syslog: false, tag: 'vip-mgmt', color: opts.color });
+}
+
+export function whoAmI(): string {
+  return process.env.SUDO_USER || process.env.USER || userInfo().username;
+}
+
+export async function makeDeps(opts: GlobalOptions, configOverride?: Config): Promise<Deps & { log: LogHandle }> {
+  const config = configOverride ?? (await loadConfig(opts.config));
+  const log = createLog({
+    level: logLevel(opts, config.log.level),
+    json: process.env.VIP_MGMT_LOG_FORMAT === 'json',
+    syslog: config.log.syslog,
+    tag: config.log.tag,
+    color: opts.color,
+  });
+  const [{ resolverFromConfig }, { createSpeaker }] = await Promise.all([
+    import('../adapters/dns.js'),
+    import('../adapters/vtysh.js'),
+  ]);
+  return {
+    opts,
+    config,
+    log,
+    clock: systemClock,
+    out: makeOutput(),
+    store: createStateStore(config.state_dir, {
+      onCompromised: (e) => log.error({}, `run lock lost: ${e.message}`),
+    }),
+    resolver: resolverFromConfig(config.dns),
+    speaker: createSpeaker({
+      dialect: config.bgp.speaker,
+      vtysh: config.bgp.vtysh,
+      pathspace: config.bgp.pathspace || undefined,
+      timeoutMs: config.bgp.timeout,
+    }),
+  };
+}

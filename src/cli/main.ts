@@ -1,0 +1,165 @@
+// The vip-mgmt command line: commander wiring for every command and the one top-level catch.
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT, VipError, isVipError } from '../core/errors.js';
+import { DEFAULT_CONFIG_PATH } from '../config/load.js';
+import type { GlobalOptions } from './context.js';
+import { VERSION } from './version.js';
+
+type Handler = (g: GlobalOptions) => Promise<number>;
+
+function globals(cmd: Command): GlobalOptions {
+  const o = cmd.optsWithGlobals() as Record<string, unknown>;
+  return {
+    config: (o.config as string | undefined) ?? process.env.VIP_MGMT_CONFIG ?? DEFAULT_CONFIG_PATH,
+    json: Boolean(o.json),
+    dryRun: Boolean(o.dryRun),
+    quiet: Boolean(o.quiet),
+    verbose: Boolean(o.verbose),
+    color: o.color !== false && Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+  };
+}
+
+async function withDeps<T>(g: GlobalOptions, fn: (deps: Awaited<ReturnType<typeof import('./deps.js').makeDeps>>) => Promise<T>): Promise<T> {
+  const { makeDeps } = await import('./deps.js');
+  const deps = await makeDeps(g);
+  try {
+    return await fn(deps);
+  } finally {
+    await deps.log.flush();
+  }
+}
+
+async function change(g: GlobalOptions, intent: 'add' | 'delete', names: string[], reason?: string): Promise<number> {
+  const [{ changeCommand }, { whoAmI }] = await Promise.all([import('./change.js'), import('./deps.js')]);
+  return withDeps(g, (deps) => changeCommand(deps, intent, names, { reason, by: whoAmI() }));
+}
+
+export function buildProgram(run: (h: Handler, cmd: Command) => Promise<void>): Command {
+  const program = new Command('vip-mgmt')
+    .description('Announce and withdraw service VIPs over BGP (FRR/Quagga) from DNS names, IPVS health and per-DC AS-path ranking.')
+    .version(VERSION, '-V, --version')
+    .option('-c, --config <path>', `config file (default: $VIP_MGMT_CONFIG or ${DEFAULT_CONFIG_PATH})`)
+    .option('--json', 'machine-readable output on stdout')
+    .option('--dry-run', 'print the plan, change nothing')
+    .option('-q, --quiet', 'only warnings and errors on stderr')
+    .option('-v, --verbose', 'debug logging on stderr')
+    .option('--no-color', 'no colours, even on a terminal')
+    .addOption(new Option('-a, --add <names...>', 'same as: vip-mgmt add NAME...').conflicts('delete'))
+    .option('-d, --delete <names...>', 'same as: vip-mgmt delete NAME...')
+    .option('--reason <text>', 'why (stored with the maintenance hold of -d)')
+    .showHelpAfterError('(run vip-mgmt --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  vip-mgmt -d service.tld --reason "kernel upgrade"   drain this DC for service.tld
+  vip-mgmt -a service.tld                             announce it again, clearing the hold
+  vip-mgmt status --json                              every VIP, machine-readable
+  vip-mgmt watchdog                                   one watchdog cycle (cron form)
+  vip-mgmt render --dc par1 > /etc/frr/vip-mgmt.conf  this DC's FRR snippet
+
+Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavailable,
+7 partial, 10 render --check differs, 75 another run holds the lock.`,
+    )
+    .action(async (_o, cmd: Command) => {
+      const o = cmd.opts() as { add?: string[]; delete?: string[]; reason?: string };
+      if (o.add) return run((g) => change(g, 'add', o.add!, o.reason), cmd);
+      if (o.delete) return run((g) => change(g, 'delete', o.delete!, o.reason), cmd);
+      cmd.help({ error: true });
+    });
+
+  program
+    .command('add')
+    .description("resolve each NAME to its VIPs, clear their maintenance holds, announce them with this DC's route-map, verify")
+    .argument('<names...>', 'DNS names (CNAMEs followed) or literal IPv4/IPv6 addresses')
+    .option('--reason <text>', 'why (logged)')
+    .addHelpText('after', '\nExamples:\n  vip-mgmt add service.tld\n  vip-mgmt -a service.tld other.tld --dry-run\n  vip-mgmt add 192.0.2.10 --json')
+    .action(async (names: string[], o: { reason?: string }, cmd: Command) => run((g) => change(g, 'add', names, o.reason ?? (cmd.optsWithGlobals().reason as string | undefined)), cmd));
+
+  program
+    .command('delete')
+    .description('resolve each NAME, set a maintenance hold, withdraw its VIPs, verify')
+    .argument('<names...>', 'DNS names (CNAMEs followed) or literal IPv4/IPv6 addresses')
+    .option('--reason <text>', 'why (stored with the maintenance hold)')
+    .addHelpText('after', '\nExamples:\n  vip-mgmt delete service.tld --reason "kernel upgrade"\n  vip-mgmt -d service.tld --dry-run')
+    .action(async (names: string[], o: { reason?: string }, cmd: Command) => run((g) => change(g, 'delete', names, o.reason ?? (cmd.optsWithGlobals().reason as string | undefined)), cmd));
+
+  program
+    .command('status')
+    .description('one row per VIP: names, configured, announced, route-map, live real servers, hold, watchdog state')
+    .argument('[names...]', 'only the VIPs of these names')
+    .addHelpText('after', '\nExamples:\n  vip-mgmt status\n  vip-mgmt status service.tld --json')
+    .action(async (names: string[], _o, cmd: Command) =>
+      run(async (g) => {
+        const { statusCommand } = await import('./status.js');
+        return withDeps(g, (deps) => statusCommand(deps, names));
+      }, cmd),
+    );
+
+  const config = program.command('config').description('configuration file commands');
+  config
+    .command('check')
+    .description('validate the config file and list every problem at once (exit 3 when invalid)')
+    .option('--no-resolve', "skip resolving the services' names (the VIP-claimed-twice check needs DNS)")
+    .addHelpText('after', '\nExamples:\n  vip-mgmt config check -c /etc/vip-mgmt/config.yaml\n  vip-mgmt config check --json --no-resolve')
+    .action(async (o: { resolve: boolean }, cmd: Command) =>
+      run(async (g) => {
+        const { configCheckCommand } = await import('./config-check.js');
+        return configCheckCommand(g, { resolve: o.resolve });
+      }, cmd),
+    );
+
+  program
+    .command('render')
+    .description("print a DC's FRR configuration snippet (route-maps, prefix-lists, network statements)")
+    .option('--dc <name>', "the datacenter to render for (default: this host's dc)")
+    .option('--check', 'compare with the running config; exit 10 when they differ')
+    .option('--templates <dir>', 'directory holding frr.conf.mustache (default: the packaged templates)')
+    .addHelpText('after', '\nExamples:\n  vip-mgmt render --dc par1 > /etc/frr/vip-mgmt.conf\n  vip-mgmt render --check')
+    .action(async (o: { dc?: string; check?: boolean; templates?: string }, cmd: Command) =>
+      run(async (g) => {
+        const { renderCommand } = await import('./render.js');
+        return withDeps(g, (deps) => renderCommand(deps, { dc: o.dc, check: Boolean(o.check), templates: o.templates }));
+      }, cmd),
+    );
+
+  return program;
+}
+
+function usageError(e: CommanderError): VipError {
+  return new VipError('VIP_E_USAGE', e.message.replace(/^error: /, ''));
+}
+
+/** Entry point: parse argv, run one command, map every failure to its exit code. */
+export async function main(argv: string[] = process.argv): Promise<void> {
+  let json = argv.includes('--json');
+  const run = async (h: Handler, cmd: Command): Promise<void> => {
+    const g = globals(cmd);
+    json = g.json;
+    process.exitCode = await h(g);
+  };
+  const program = buildProgram(run);
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const c of program.commands) c.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    let err: VipError;
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') {
+        process.exitCode = EXIT.OK;
+        return;
+      }
+      if (e.exitCode === 0) return;
+      err = usageError(e);
+      process.exitCode = err.exit;
+      if (json) process.stdout.write(`${JSON.stringify({ error: { code: err.code, message: err.message } })}\n`);
+      return; // commander already printed the message
+    }
+    err = isVipError(e) ? e : new VipError('VIP_E_FAILED', `internal error: ${(e as Error)?.stack ?? String(e)}`);
+    if (json) process.stdout.write(`${JSON.stringify({ error: { code: err.code, message: err.message } })}\n`);
+    process.stderr.write(`error: ${err.message} [${err.code}]\n`);
+    process.exitCode = err.exit;
+  }
+}

@@ -1,0 +1,66 @@
+// `status [NAME...]`: one row per VIP, as a table or SPEC's JSON shape.
+import { statusRows, type StatusRow } from '../core/status.js';
+import type { ResolvedName } from '../core/types.js';
+import type { Deps } from './context.js';
+import { resolveAll } from './change.js';
+
+export async function statusCommand(deps: Deps, names: string[]): Promise<number> {
+  const { config, speaker, store, log, out } = deps;
+  const asked = names.length > 0 ? names : config.services.map((s) => s.name);
+  const { resolved, errors } = await resolveAll(deps, asked);
+  const state = await store.read();
+  const all: ResolvedName[] = [...resolved];
+  for (const e of errors) {
+    // A name that does not resolve right now still has VIPs we know of: use the watchdog's cached answer.
+    const name = String(e.details.name ?? '');
+    const cached = state.dns[name];
+    log.warn({ code: e.code }, `${e.message}${cached ? ' (showing the last good answer)' : ''}`);
+    if (cached) all.push({ name, chain: cached.chain, addresses: cached.addresses, ttl: 0 });
+  }
+  if (names.length > 0 && errors.length > 0 && all.length === 0) return errors[0]!.exit;
+  const running = await speaker.readRunning();
+  const input = { vipPrefixes: config.vip_prefixes, resolved: all, running, state, onlyResolved: names.length > 0 };
+  // The row set does not depend on the table, so list the prefixes first and look them all up at once.
+  const table = await speaker.lookup(statusRows({ ...input, table: new Map() }).map((r) => r.prefix));
+  const rows = statusRows({ ...input, table });
+  if (deps.opts.json) {
+    out.json({
+      dc: config.dc,
+      vips: rows.map((r) => ({
+        vip: r.vip,
+        prefix: r.prefix,
+        names: r.names,
+        configured: r.configured,
+        announced: r.announced,
+        valid: r.valid,
+        best: r.best,
+        advertisedTo: r.advertisedTo,
+        routeMap: r.routeMap,
+        live: r.live,
+        hold: r.hold,
+        watchdog: r.watchdog,
+      })),
+    });
+  } else {
+    out.data(formatTable(rows, deps.opts.color));
+  }
+  return 0;
+}
+
+const HEAD = ['VIP', 'NAMES', 'CONFIGURED', 'ANNOUNCED', 'ROUTE-MAP', 'LIVE', 'HOLD', 'WATCHDOG'];
+
+export function formatTable(rows: StatusRow[], _color: boolean): string {
+  const cells = rows.map((r) => [
+    r.prefix,
+    r.names.join(',') || '-',
+    r.configured ? 'yes' : 'no',
+    r.announced ? `yes (${r.advertisedTo} peer${r.advertisedTo === 1 ? '' : 's'})` : r.valid ? 'valid, not best' : 'no',
+    r.routeMap ?? '-',
+    r.live === null ? '-' : r.threshold === null ? String(r.live) : `${r.live}/${r.threshold}`,
+    r.hold ? `${r.hold.reason} (${r.hold.by}, ${r.hold.since})` : '-',
+    r.watchdog,
+  ]);
+  const widths = HEAD.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join('  ');
+  return [line(HEAD), ...cells.map(line)].join('\n');
+}
