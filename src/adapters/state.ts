@@ -22,15 +22,16 @@ export function createStateStore(dir: string, opts: { onCompromised?: (e: Error)
   }
 
   return {
-    async lock() {
+    async lock({ waitMs = 0 } = {}) {
       await ensureDir();
+      const step = 100;
       try {
         // realpath:false lets the lock exist without a target file; the lock is a directory made
         // atomically by mkdir, refreshed while we run, and taken over only when stale (crashed run).
         const release = await lockfile.lock(dir, {
           lockfilePath: join(dir, LOCK_FILE),
           realpath: false,
-          retries: 0,
+          retries: waitMs > 0 ? { retries: Math.ceil(waitMs / step), factor: 1, minTimeout: step, maxTimeout: step } : 0,
           stale: 30_000,
           update: 10_000,
           onCompromised: opts.onCompromised ?? ((e) => { throw e; }),
@@ -41,7 +42,7 @@ export function createStateStore(dir: string, opts: { onCompromised?: (e: Error)
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         if (err.code === 'ELOCKED') {
-          throw new VipError('VIP_E_LOCKED', `another vip-mgmt run holds the lock ${join(dir, LOCK_FILE)}; nothing was done`, {
+          throw new VipError('VIP_E_LOCKED', `another vip-mgmt run holds the lock ${join(dir, LOCK_FILE)}${waitMs ? ` (waited ${waitMs} ms)` : ''}; nothing was done`, {
             path: join(dir, LOCK_FILE),
           });
         }

@@ -17,6 +17,8 @@ import type { Deps } from './context.js';
 export interface ChangeOptions {
   reason?: string;
   by: string;
+  /** how long to wait for another run's lock before giving up with exit 75 */
+  lockWaitMs: number;
 }
 
 interface ChangeRow {
@@ -95,7 +97,7 @@ export async function changeCommand(deps: Deps, intent: 'add' | 'delete', names:
   const { targets, errors: policyErrors } = targetsFor(config, resolved);
   if (policyErrors.length > 0) return fail(policyErrors);
 
-  const release = deps.opts.dryRun ? async () => undefined : await store.lock();
+  const release = deps.opts.dryRun ? async () => undefined : await store.lock({ waitMs: opts.lockWaitMs });
   try {
     const running = await speaker.readRunning();
     if (running.asn === null) {

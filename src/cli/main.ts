@@ -29,10 +29,23 @@ async function withDeps<T>(g: GlobalOptions, fn: (deps: Awaited<ReturnType<typeo
   }
 }
 
-async function change(g: GlobalOptions, intent: 'add' | 'delete', names: string[], reason?: string): Promise<number> {
-  const [{ changeCommand }, { whoAmI }] = await Promise.all([import('./change.js'), import('./deps.js')]);
-  return withDeps(g, (deps) => changeCommand(deps, intent, names, { reason, by: whoAmI() }));
+interface ChangeFlags {
+  reason?: string;
+  lockWait?: string;
 }
+
+async function change(g: GlobalOptions, intent: 'add' | 'delete', names: string[], f: ChangeFlags): Promise<number> {
+  const [{ changeCommand }, { whoAmI }, { parseDuration }] = await Promise.all([
+    import('./change.js'),
+    import('./deps.js'),
+    import('../core/duration.js'),
+  ]);
+  const lockWaitMs = parseDuration(f.lockWait ?? '10s');
+  if (lockWaitMs === null) throw new VipError('VIP_E_USAGE', `--lock-wait: invalid duration "${f.lockWait}" (e.g. 0, 500ms, 10s)`);
+  return withDeps(g, (deps) => changeCommand(deps, intent, names, { reason: f.reason, by: whoAmI(), lockWaitMs }));
+}
+
+const LOCK_WAIT_HELP = 'wait this long for another run (e.g. the watchdog) to finish, then exit 75';
 
 export function buildProgram(run: (h: Handler, cmd: Command) => Promise<void>): Command {
   const program = new Command('vip-mgmt')
@@ -47,6 +60,7 @@ export function buildProgram(run: (h: Handler, cmd: Command) => Promise<void>): 
     .addOption(new Option('-a, --add <names...>', 'same as: vip-mgmt add NAME...').conflicts('delete'))
     .option('-d, --delete <names...>', 'same as: vip-mgmt delete NAME...')
     .option('--reason <text>', 'why (stored with the maintenance hold of -d)')
+    .option('--lock-wait <duration>', LOCK_WAIT_HELP, '10s')
     .showHelpAfterError('(run vip-mgmt --help for usage)')
     .addHelpText(
       'after',
@@ -62,9 +76,9 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavai
 7 partial, 10 render --check differs, 75 another run holds the lock.`,
     )
     .action(async (_o, cmd: Command) => {
-      const o = cmd.opts() as { add?: string[]; delete?: string[]; reason?: string };
-      if (o.add) return run((g) => change(g, 'add', o.add!, o.reason), cmd);
-      if (o.delete) return run((g) => change(g, 'delete', o.delete!, o.reason), cmd);
+      const o = cmd.opts() as { add?: string[]; delete?: string[] } & ChangeFlags;
+      if (o.add) return run((g) => change(g, 'add', o.add!, o), cmd);
+      if (o.delete) return run((g) => change(g, 'delete', o.delete!, o), cmd);
       cmd.help({ error: true });
     });
 
@@ -73,16 +87,18 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavai
     .description("resolve each NAME to its VIPs, clear their maintenance holds, announce them with this DC's route-map, verify")
     .argument('<names...>', 'DNS names (CNAMEs followed) or literal IPv4/IPv6 addresses')
     .option('--reason <text>', 'why (logged)')
+    .option('--lock-wait <duration>', LOCK_WAIT_HELP)
     .addHelpText('after', '\nExamples:\n  vip-mgmt add service.tld\n  vip-mgmt -a service.tld other.tld --dry-run\n  vip-mgmt add 192.0.2.10 --json')
-    .action(async (names: string[], o: { reason?: string }, cmd: Command) => run((g) => change(g, 'add', names, o.reason ?? (cmd.optsWithGlobals().reason as string | undefined)), cmd));
+    .action(async (names: string[], _o, cmd: Command) => run((g) => change(g, 'add', names, cmd.optsWithGlobals() as ChangeFlags), cmd));
 
   program
     .command('delete')
     .description('resolve each NAME, set a maintenance hold, withdraw its VIPs, verify')
     .argument('<names...>', 'DNS names (CNAMEs followed) or literal IPv4/IPv6 addresses')
     .option('--reason <text>', 'why (stored with the maintenance hold)')
+    .option('--lock-wait <duration>', LOCK_WAIT_HELP)
     .addHelpText('after', '\nExamples:\n  vip-mgmt delete service.tld --reason "kernel upgrade"\n  vip-mgmt -d service.tld --dry-run')
-    .action(async (names: string[], o: { reason?: string }, cmd: Command) => run((g) => change(g, 'delete', names, o.reason ?? (cmd.optsWithGlobals().reason as string | undefined)), cmd));
+    .action(async (names: string[], _o, cmd: Command) => run((g) => change(g, 'delete', names, cmd.optsWithGlobals() as ChangeFlags), cmd));
 
   program
     .command('status')
@@ -120,6 +136,40 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavai
       run(async (g) => {
         const { renderCommand } = await import('./render.js');
         return withDeps(g, (deps) => renderCommand(deps, { dc: o.dc, check: Boolean(o.check), templates: o.templates }));
+      }, cmd),
+    );
+
+  program
+    .command('watchdog')
+    .description('withdraw or restore VIPs from their live IPVS real servers: one cycle, or a daemon with --every/--schedule')
+    .option('--every <duration>', 'keep running, one cycle every DURATION (e.g. 2s)')
+    .option('--schedule <cron>', "keep running on a cron schedule, seconds field allowed (e.g. '*/5 * * * * *')")
+    .addHelpText(
+      'after',
+      `
+Examples:
+  vip-mgmt watchdog                          one cycle, as cron runs it (silent unless something changes)
+  vip-mgmt watchdog --dry-run                show what one cycle would do
+  vip-mgmt watchdog --every 2s               daemon: SIGTERM finishes the cycle and exits, SIGHUP reloads the config
+  vip-mgmt watchdog --schedule '*/5 * * * * *'`,
+    )
+    .action(async (o: { every?: string; schedule?: string }, cmd: Command) =>
+      run(async (g) => {
+        const { watchdogCommand } = await import('./watchdog-cmd.js');
+        return watchdogCommand(g, o);
+      }, cmd),
+    );
+
+  program
+    .command('cron')
+    .description('print a validated /etc/cron.d entry that runs the watchdog')
+    .option('--schedule <cron>', 'five-field cron schedule', '* * * * *')
+    .option('--user <name>', 'user the entry runs as', 'root')
+    .addHelpText('after', '\nExamples:\n  vip-mgmt cron > /etc/cron.d/vip-mgmt\n  vip-mgmt cron --schedule "*/2 * * * *"')
+    .action(async (o: { schedule: string; user: string }, cmd: Command) =>
+      run(async (g) => {
+        const { cronCommand } = await import('./cron.js');
+        return cronCommand(g, o);
       }, cmd),
     );
 

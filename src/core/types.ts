@@ -105,8 +105,9 @@ export interface State {
 }
 
 export interface StateStore {
-  /** Take the exclusive run lock; throws VIP_E_LOCKED (exit 75) when another run holds it. */
-  lock(): Promise<() => Promise<void>>;
+  /** Take the exclusive run lock, waiting up to waitMs (default 0); throws VIP_E_LOCKED (exit 75)
+   *  when another run still holds it. Returns the release function. */
+  lock(opts?: { waitMs?: number }): Promise<() => Promise<void>>;
   /** Read state; a missing file is an empty state, a corrupt one throws VIP_E_STATE_CORRUPT. */
   read(): Promise<State>;
   /** Write atomically (temp file, fsync, rename). */

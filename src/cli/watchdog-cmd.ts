@@ -1,0 +1,38 @@
+// Wiring of `vip-mgmt watchdog`: builds the deps (and rebuilds them on SIGHUP), then one cycle or the loop.
+import { VipError } from '../core/errors.js';
+import { parseDuration } from '../core/duration.js';
+import type { GlobalOptions } from './context.js';
+import { makeDeps, makeIpvsPort } from './deps.js';
+import { printCycle, watchdogCycle, watchdogLoop, type WatchdogDeps } from './watchdog.js';
+
+async function build(g: GlobalOptions): Promise<WatchdogDeps & { log: { flush(): Promise<void> } }> {
+  const deps = await makeDeps(g);
+  return { ...deps, ipvs: await makeIpvsPort(deps.config) };
+}
+
+export async function watchdogCommand(g: GlobalOptions, o: { every?: string; schedule?: string }): Promise<number> {
+  if (o.every && o.schedule) throw new VipError('VIP_E_USAGE', 'use either --every or --schedule, not both');
+  let everyMs: number | undefined;
+  if (o.every) {
+    const ms = parseDuration(o.every);
+    if (ms === null || ms <= 0) throw new VipError('VIP_E_USAGE', `--every: invalid duration "${o.every}" (e.g. 1s, 500ms, 1m)`);
+    everyMs = ms;
+  }
+  if (o.schedule) {
+    const { CronExpressionParser } = await import('cron-parser');
+    try {
+      CronExpressionParser.parse(o.schedule);
+    } catch (e) {
+      throw new VipError('VIP_E_USAGE', `--schedule: invalid cron expression "${o.schedule}": ${(e as Error).message}`);
+    }
+  }
+  const deps = await build(g);
+  try {
+    if (everyMs || o.schedule) return await watchdogLoop(deps, { everyMs, schedule: o.schedule, reload: () => build(g) });
+    const r = await watchdogCycle(deps);
+    printCycle(deps, r);
+    return r.code;
+  } finally {
+    await deps.log.flush();
+  }
+}
