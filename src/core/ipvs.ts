@@ -1,0 +1,464 @@
+// Pure parsers for the two IPVS table formats (/proc/net/ip_vs and `ipvsadm -S -n`) into one model.
+//
+// Both parsers split lines on whitespace (never column offsets: widths differ between kernels and
+// between IPv4 and IPv6 lines), normalise every address through prefix.ts, keep what they do not
+// know (protocols, forwarding methods, options) and report it in `warnings` instead of failing:
+// the watchdog must still see the services it does understand. Output order is canonical (see
+// sortTable) so that the kernel's hash order never shows up in diffs or tests.
+import ipaddr from 'ipaddr.js';
+import { parseAddress } from './prefix.js';
+
+/** Known kinds; any other protocol is kept lower-cased (e.g. "ip_51") with a warning. */
+export type IpvsKind = 'tcp' | 'udp' | 'sctp' | 'fwm' | (string & {});
+/** Forwarding method, lower-cased kernel name: -g route, -i tunnel, -m masq; local for the local node. */
+export type IpvsForward = 'route' | 'tunnel' | 'masq' | 'local' | (string & {});
+
+export interface IpvsReal {
+  address: string; // canonical (prefix.ts)
+  port: number; // 0 for firewall-mark services
+  forward: IpvsForward;
+  weight: number;
+  /** Connection counters; 0 when the source has none (`ipvsadm -S` carries no counters). */
+  active: number;
+  inactive: number;
+}
+
+export interface IpvsService {
+  kind: IpvsKind;
+  /** canonical VIP address; null for firewall-mark services */
+  vip: string | null;
+  port: number | null; // null for firewall-mark services
+  fwmark: number | null; // set for firewall-mark services only
+  scheduler: string;
+  /** persistence timeout in seconds, null when the service is not persistent */
+  persistent: number | null;
+  /** service flags as ipvsadm names them, e.g. "ops" (one-packet scheduling) */
+  flags: string[];
+  reals: IpvsReal[];
+}
+
+export interface IpvsTable {
+  services: IpvsService[];
+  warnings: string[];
+}
+
+export interface ProcOptions {
+  /** The kernel's CONFIG_HZ: /proc/net/ip_vs prints the persistence timeout in jiffies.
+   *  Default 250, Debian's (and most distributions') x86 kernels. */
+  hz?: number;
+}
+
+export const DEFAULT_HZ = 250;
+
+const KNOWN_KINDS = new Set(['tcp', 'udp', 'sctp', 'fwm']);
+const KNOWN_FORWARDS = new Set(['route', 'tunnel', 'masq', 'local']);
+const KNOWN_FLAGS = new Set(['ops']);
+
+// ---- /proc/net/ip_vs ----------------------------------------------------------------------
+
+/**
+ * Parse /proc/net/ip_vs as the kernel prints it (net/netfilter/ipvs/ip_vs_ctl.c):
+ *   TCP  C000020A:0050 rr                          (IPv4: hex address and port)
+ *   UDP  C000020A:0035 rr ops
+ *   TCP  [2001:0db8:0000:...:0010]:0050 wrr        (IPv6: fully expanded, bracketed)
+ *   TCP  C0000214:01BB sh  persistent 75000 FFFFFFFF   (timeout in jiffies, netmask)
+ *   FWM  00000007 sh
+ *     -> C6336401:0050      Route   1      0          0   (forward weight active inactive)
+ */
+export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
+  const hz = opts.hz ?? DEFAULT_HZ;
+  const canon = memoParse();
+  const services: IpvsService[] = [];
+  const warnings: string[] = [];
+  let current: IpvsService | null = null;
+
+  text.split('\n').forEach((raw, i) => {
+    const where = `line ${i + 1}`;
+    const t = raw.trim().split(/\s+/).filter(Boolean);
+    if (t.length === 0) return;
+    // The three header lines.
+    if (t[0] === 'IP' && t[1] === 'Virtual') return;
+    if (t[0] === 'Prot' && t[1] === 'LocalAddress:Port') return;
+    if (t[0] === '->' && t[1] === 'RemoteAddress:Port') return;
+
+    if (t[0] === '->') {
+      if (!current) {
+        // Attributing it to nothing is safer than to the wrong service.
+        warnings.push(`${where}: real server before any virtual service: ${raw.trim()}`);
+        return;
+      }
+      const real = procReal(t, where, warnings, canon);
+      if (real) current.reals.push(real);
+      return;
+    }
+
+    current = procService(t, where, hz, warnings, canon);
+    if (current) services.push(current);
+  });
+
+  return sortTable({ services, warnings });
+}
+
+function procService(t: string[], where: string, hz: number, warnings: string[], canon: Canon): IpvsService | null {
+  const line = t.join(' ');
+  const proto = t[0]!;
+  const kind = proto.toLowerCase();
+  let rest: string[];
+  let vip: string | null = null;
+  let port: number | null = null;
+  let fwmark: number | null = null;
+
+  if (kind === 'fwm') {
+    fwmark = hexNumber(t[1], 8);
+    if (fwmark === null) {
+      warnings.push(`${where}: bad firewall mark "${t[1] ?? ''}": ${line}`);
+      return null;
+    }
+    rest = t.slice(2);
+  } else {
+    const ap = procAddrPort(t[1], canon);
+    if (!ap) {
+      warnings.push(`${where}: not an IPVS service line: ${line}`);
+      return null;
+    }
+    ({ address: vip, port } = ap);
+    rest = t.slice(2);
+  }
+  if (!/^[A-Za-z]/.test(proto)) {
+    warnings.push(`${where}: not an IPVS service line: ${line}`);
+    return null;
+  }
+  if (!KNOWN_KINDS.has(kind)) warnings.push(`${where}: unknown protocol "${proto}" kept as "${kind}"`);
+
+  const scheduler = rest[0];
+  if (scheduler === undefined) {
+    warnings.push(`${where}: no scheduler: ${line}`);
+    return null;
+  }
+  const flags: string[] = [];
+  let persistent: number | null = null;
+  for (let j = 1; j < rest.length; j++) {
+    const tok = rest[j]!;
+    if (tok === 'persistent') {
+      const jiffies = decimal(rest[j + 1]);
+      if (jiffies === null) {
+        warnings.push(`${where}: bad persistence timeout "${rest[j + 1] ?? ''}"`);
+      } else {
+        persistent = Math.round(jiffies / hz);
+        if (jiffies % hz !== 0) warnings.push(`${where}: persistence ${jiffies} jiffies is not a whole number of seconds at HZ=${hz}`);
+      }
+      j += 2; // timeout and netmask
+      continue;
+    }
+    flags.push(tok);
+    if (!KNOWN_FLAGS.has(tok)) warnings.push(`${where}: unknown service flag "${tok}"`);
+  }
+  return { kind, vip, port, fwmark, scheduler, persistent, flags, reals: [] };
+}
+
+function procReal(t: string[], where: string, warnings: string[], canon: Canon): IpvsReal | null {
+  const line = t.join(' ');
+  const ap = procAddrPort(t[1], canon);
+  const weight = signedDecimal(t[3]);
+  const active = decimal(t[4]);
+  const inactive = decimal(t[5]);
+  if (!ap || t[2] === undefined || weight === null || active === null || inactive === null) {
+    warnings.push(`${where}: not a real server line: ${line}`);
+    return null;
+  }
+  return { address: ap.address, port: ap.port, forward: forward(t[2], where, warnings), weight, active, inactive };
+}
+
+/** "C0000201:0050" or "[2001:0db8:...:0001]:0050" -> canonical address and port. */
+function procAddrPort(tok: string | undefined, canon: Canon): { address: string; port: number } | null {
+  if (!tok) return null;
+  const colon = tok.lastIndexOf(':');
+  if (colon < 0) return null;
+  const port = hexNumber(tok.slice(colon + 1), 4);
+  const a = tok.slice(0, colon);
+  if (port === null) return null;
+  if (a.startsWith('[') && a.endsWith(']')) {
+    const p = canon(a.slice(1, -1));
+    return p && p.family === 6 ? { address: p.address, port } : null;
+  }
+  const n = hexNumber(a, 8);
+  if (n === null || a.length !== 8) return null;
+  // Dotted decimal without leading zeros is already the canonical form of prefix.ts.
+  return { address: [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.'), port };
+}
+
+// ---- ipvsadm -S -n ------------------------------------------------------------------------
+
+/** Options of `ipvsadm -A/-a` that take a value, long and short spellings. */
+const WITH_VALUE = new Map<string, string>([
+  ['-s', 'scheduler'], ['--scheduler', 'scheduler'],
+  ['-M', 'netmask'], ['--netmask', 'netmask'],
+  ['-b', 'sched-flags'], ['--sched-flags', 'sched-flags'],
+  ['--pe', 'pe'],
+  ['-r', 'real-server'], ['--real-server', 'real-server'],
+  ['-w', 'weight'], ['--weight', 'weight'],
+  ['-x', 'u-threshold'], ['--u-threshold', 'u-threshold'],
+  ['-y', 'l-threshold'], ['--l-threshold', 'l-threshold'],
+  ['--tun-type', 'tun-type'],
+  ['--tun-port', 'tun-port'],
+]);
+const SWITCHES = new Map<string, string>([
+  ['-g', 'route'], ['--gatewaying', 'route'],
+  ['-i', 'tunnel'], ['--ipip', 'tunnel'],
+  ['-m', 'masq'], ['--masquerading', 'masq'],
+  ['-o', 'ops'], ['--ops', 'ops'],
+  ['-6', 'ipv6'], ['--ipv6', 'ipv6'],
+  ['--tun-nocsum', 'tun-nocsum'], ['--tun-csum', 'tun-csum'], ['--tun-remcsum', 'tun-remcsum'],
+]);
+const SERVICE_KINDS = new Map<string, IpvsKind>([
+  ['-t', 'tcp'], ['--tcp-service', 'tcp'],
+  ['-u', 'udp'], ['--udp-service', 'udp'],
+  ['--sctp-service', 'sctp'],
+  ['-f', 'fwm'], ['--fwmark-service', 'fwm'],
+]);
+
+/**
+ * Parse `ipvsadm -S -n` (the rules format ipvsadm-restore reads):
+ *   -A -t 192.0.2.10:80 -s rr
+ *   -A -u 192.0.2.10:53 -s rr -o
+ *   -A -t 192.0.2.20:443 -s sh -p 300
+ *   -A -f 8 -6 -s rr
+ *   -a -t 192.0.2.10:80 -r 198.51.100.1:80 -g -w 1
+ *   -a -t [2001:db8::10]:80 -r 198.51.100.9:80 -i -w 1 --tun-type ipip
+ * Without -n, ipvsadm prints host and service names: those lines are reported, not guessed at.
+ */
+export function parseIpvsadmSave(text: string): IpvsTable {
+  const warnings: string[] = [];
+  const canon = memoParse();
+  const byKey = new Map<string, IpvsService>();
+
+  text.split('\n').forEach((raw, i) => {
+    const where = `line ${i + 1}`;
+    const t = raw.trim().split(/\s+/).filter(Boolean);
+    if (t.length === 0 || t[0]!.startsWith('#')) return;
+    const cmd = t[0];
+    const isService = cmd === '-A' || cmd === '--add-service';
+    const isReal = cmd === '-a' || cmd === '--add-server';
+    if (!isService && !isReal) {
+      warnings.push(`${where}: not an ipvsadm -A/-a rule: ${raw.trim()}`);
+      return;
+    }
+
+    const o = saveOptions(t.slice(1), where, warnings);
+    if (!o) return;
+    const id = saveServiceId(o, where, warnings, canon);
+    if (!id) return;
+    const key = `${id.kind} ${id.vip ?? ''} ${id.port ?? ''} ${id.fwmark ?? ''}`;
+
+    let svc = byKey.get(key);
+    if (isService) {
+      if (svc) warnings.push(`${where}: service ${describe(id)} defined twice; the later one wins`);
+      const persistent = o.values.has('persistent') ? Number(o.values.get('persistent')) : null;
+      svc = {
+        ...id,
+        scheduler: o.values.get('scheduler') ?? 'wlc', // ipvsadm's default scheduler
+        persistent,
+        flags: o.switches.includes('ops') ? ['ops'] : [],
+        reals: svc?.reals ?? [],
+      };
+      byKey.set(key, svc);
+      return;
+    }
+
+    if (!svc) {
+      warnings.push(`${where}: real server for ${describe(id)}, which has no -A line; service assumed`);
+      svc = { ...id, scheduler: 'unknown', persistent: null, flags: [], reals: [] };
+      byKey.set(key, svc);
+    }
+    const realText = o.values.get('real-server');
+    const real = realText === undefined ? null : saveAddrPort(realText, true, canon);
+    if (!real) {
+      warnings.push(`${where}: bad or missing -r real server "${realText ?? ''}": ${raw.trim()}`);
+      return;
+    }
+    const methods = o.switches.filter((s) => s === 'route' || s === 'tunnel' || s === 'masq');
+    if (methods.length > 1) warnings.push(`${where}: several forwarding methods (${methods.join(', ')}); the last one wins`);
+    const weightText = o.values.get('weight');
+    const weight = weightText === undefined ? 1 : signedDecimal(weightText); // ipvsadm's default weight is 1
+    if (weight === null) {
+      warnings.push(`${where}: bad weight "${weightText}": ${raw.trim()}`);
+      return;
+    }
+    svc.reals.push({
+      address: real.address,
+      port: real.port ?? 0,
+      forward: methods.at(-1) ?? 'route', // ipvsadm's default is -g
+      weight,
+      active: 0,
+      inactive: 0,
+    });
+  });
+
+  return sortTable({ services: [...byKey.values()], warnings });
+}
+
+interface SaveOptions {
+  kind: IpvsKind | null;
+  service: string | null; // the argument of -t/-u/--sctp-service/-f
+  values: Map<string, string>;
+  switches: string[];
+}
+
+function saveOptions(args: string[], where: string, warnings: string[]): SaveOptions | null {
+  const o: SaveOptions = { kind: null, service: null, values: new Map(), switches: [] };
+  for (let j = 0; j < args.length; j++) {
+    const a = args[j]!;
+    const kind = SERVICE_KINDS.get(a);
+    if (kind) {
+      o.kind = kind;
+      o.service = args[++j] ?? null;
+      continue;
+    }
+    if (a === '-p' || a === '--persistent') {
+      // The timeout is optional on input (default 300 s); -S always prints it.
+      const next = args[j + 1];
+      if (next !== undefined && /^\d+$/.test(next)) {
+        o.values.set('persistent', next);
+        j++;
+      } else {
+        o.values.set('persistent', '300');
+      }
+      continue;
+    }
+    const name = WITH_VALUE.get(a);
+    if (name) {
+      const v = args[++j];
+      if (v === undefined) {
+        warnings.push(`${where}: ${a} without a value`);
+        return null;
+      }
+      o.values.set(name, v);
+      continue;
+    }
+    const sw = SWITCHES.get(a);
+    if (sw) {
+      o.switches.push(sw);
+      continue;
+    }
+    // Unknown: skip the token alone; a value following it is then reported too, never taken as an option.
+    warnings.push(`${where}: unknown ipvsadm option "${a}" ignored`);
+  }
+  return o;
+}
+
+type ServiceId = Pick<IpvsService, 'kind' | 'vip' | 'port' | 'fwmark'>;
+
+function saveServiceId(o: SaveOptions, where: string, warnings: string[], canon: Canon): ServiceId | null {
+  if (!o.kind || o.service === null) {
+    warnings.push(`${where}: no -t/-u/--sctp-service/-f service`);
+    return null;
+  }
+  if (o.kind === 'fwm') {
+    const mark = /^(0x[0-9a-f]+|\d+)$/i.test(o.service) ? Number(o.service) : null;
+    if (mark === null || mark > 0xffffffff) {
+      warnings.push(`${where}: bad firewall mark "${o.service}"`);
+      return null;
+    }
+    return { kind: 'fwm', vip: null, port: null, fwmark: mark };
+  }
+  const ap = saveAddrPort(o.service, false, canon);
+  if (!ap || ap.port === null) {
+    warnings.push(`${where}: bad service address "${o.service}" (names need ipvsadm -S -n)`);
+    return null;
+  }
+  return { kind: o.kind, vip: ap.address, port: ap.port, fwmark: null };
+}
+
+/** "192.0.2.1:80", "[2001:db8::1]:80"; a bare address when the port may be omitted (-r of a fwmark service). */
+function saveAddrPort(text: string, portOptional: boolean, canon: Canon): { address: string; port: number | null } | null {
+  let host = text;
+  let portText: string | null = null;
+  const br = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  if (br) {
+    host = br[1]!;
+    portText = br[2] ?? null;
+  } else if ((text.match(/:/g) ?? []).length === 1) {
+    [host, portText] = text.split(':') as [string, string];
+  }
+  const a = canon(host);
+  if (!a) return null;
+  if (portText === null) return portOptional ? { address: a.address, port: null } : null;
+  if (!/^\d+$/.test(portText) || Number(portText) > 65535) return null;
+  return { address: a.address, port: Number(portText) };
+}
+
+// ---- shared -------------------------------------------------------------------------------
+
+type Canon = (text: string) => ReturnType<typeof parseAddress>;
+
+/** parseAddress remembered for one parse: a big table names the same real servers thousands of times. */
+function memoParse(): Canon {
+  const seen = new Map<string, ReturnType<typeof parseAddress>>();
+  return (text) => {
+    let p = seen.get(text);
+    if (p === undefined) {
+      p = parseAddress(text);
+      seen.set(text, p);
+    }
+    return p;
+  };
+}
+
+/** Canonical order: address services by VIP (IPv4 first), port, kind; firewall marks last;
+ *  real servers by address and port. Returns a new table. */
+export function sortTable(table: IpvsTable): IpvsTable {
+  // Sort keys computed once per address: a 10,000-service table has 90,000 of them.
+  const keys = new Map<string, string>();
+  const key = (address: string): string => {
+    let k = keys.get(address);
+    if (k === undefined) {
+      const a = ipaddr.parse(address);
+      k = `${a.kind() === 'ipv4' ? 4 : 6}${a.toByteArray().map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+      keys.set(address, k);
+    }
+    return k;
+  };
+  const services = table.services.map((s) => ({
+    ...s,
+    reals: [...s.reals].sort((a, b) => cmp(key(a.address), key(b.address)) || a.port - b.port),
+  }));
+  services.sort((a, b) => {
+    if ((a.vip === null) !== (b.vip === null)) return a.vip === null ? 1 : -1;
+    if (a.vip !== null && b.vip !== null) {
+      const c = cmp(key(a.vip), key(b.vip));
+      if (c) return c;
+    }
+    return (a.port ?? 0) - (b.port ?? 0) || (a.fwmark ?? 0) - (b.fwmark ?? 0) || cmp(a.kind, b.kind);
+  });
+  return { services, warnings: [...table.warnings] };
+}
+
+/** "tcp 192.0.2.1:80", "tcp [2001:db8::1]:80", "fwm 7": how logs and warnings name a service. */
+export function describe(s: Pick<IpvsService, 'kind' | 'vip' | 'port' | 'fwmark'>): string {
+  if (s.vip === null) return `${s.kind} ${s.fwmark ?? '?'}`;
+  return s.vip.includes(':') ? `${s.kind} [${s.vip}]:${s.port}` : `${s.kind} ${s.vip}:${s.port}`;
+}
+
+function forward(name: string, where: string, warnings: string[]): IpvsForward {
+  const f = name.toLowerCase();
+  if (!KNOWN_FORWARDS.has(f)) warnings.push(`${where}: unknown forwarding method "${name}" kept as "${f}"`);
+  return f;
+}
+
+function hexNumber(text: string | undefined, maxDigits: number): number | null {
+  if (!text || text.length > maxDigits || !/^[0-9A-Fa-f]+$/.test(text)) return null;
+  return parseInt(text, 16);
+}
+
+function decimal(text: string | undefined): number | null {
+  return text !== undefined && /^\d+$/.test(text) ? Number(text) : null;
+}
+
+/** Weights are signed in the kernel's printf (%d); a negative one is nonsense but must not vanish. */
+function signedDecimal(text: string | undefined): number | null {
+  return text !== undefined && /^-?\d+$/.test(text) ? Number(text) : null;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,365 @@
+// Unit tests: IPVS table parsers on real captures (both formats), the live-count rule, and the reader adapter.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseIpvsadmSave, parseProcIpVs, type IpvsService, type IpvsTable } from '../../src/core/ipvs.ts';
+import { ipvsVips, liveCounts } from '../../src/core/live.ts';
+import { createIpvsReader } from '../../src/adapters/ipvs.ts';
+import { isVipError } from '../../src/core/errors.ts';
+import { benchTable, formatIpvsadmSave, formatProcIpVs } from '../../bench/gen-ipvs.ts';
+
+const FIXTURES = new URL('../fixtures/ipvs/', import.meta.url).pathname;
+const CAPTURES = ['mixed', 'traffic', 'keepalived', 'empty'] as const;
+const fixture = (name: string, ext: 'proc' | 'save'): string => readFileSync(join(FIXTURES, `${name}.${ext}`), 'utf8');
+const proc = (name: string): IpvsTable => parseProcIpVs(fixture(name, 'proc'));
+const save = (name: string): IpvsTable => parseIpvsadmSave(fixture(name, 'save'));
+
+/** `ipvsadm -S` carries no connection counters: compare the rest. */
+const withoutCounters = (t: IpvsTable): IpvsService[] =>
+  t.services.map((s) => ({ ...s, reals: s.reals.map((r) => ({ ...r, active: 0, inactive: 0 })) }));
+
+const svc = (t: IpvsTable, kind: string, vip: string | null, portOrMark: number): IpvsService => {
+  const s = t.services.find((x) => x.kind === kind && x.vip === vip && (vip === null ? x.fwmark : x.port) === portOrMark);
+  assert.ok(s, `no ${kind} ${vip ?? 'fwm'} ${portOrMark}`);
+  return s;
+};
+
+const NONE = { fwmarks: {}, exclude: [] };
+
+describe('parsers on real captures', () => {
+  for (const name of CAPTURES) {
+    test(`${name}: both formats parse without warnings and give the same model`, () => {
+      const p = proc(name);
+      const s = save(name);
+      assert.deepEqual(p.warnings, []);
+      assert.deepEqual(s.warnings, []);
+      assert.deepEqual(withoutCounters(p), withoutCounters(s));
+    });
+  }
+
+  test('mixed: every kind of service, address family and forwarding method', () => {
+    const t = proc('mixed');
+    assert.equal(t.services.length, 11);
+    // Canonical order: IPv4 VIPs, then IPv6, by port; firewall marks last.
+    assert.deepEqual(
+      t.services.map((s) => `${s.kind} ${s.vip ?? s.fwmark}:${s.port ?? ''}`),
+      [
+        'udp 192.0.2.10:53', 'tcp 192.0.2.10:80', 'tcp 192.0.2.10:443', 'tcp 192.0.2.20:443', 'tcp 192.0.2.20:8443',
+        'tcp 192.0.2.30:80', 'sctp 192.0.2.30:3868', 'tcp 192.0.2.30:8080', 'tcp 2001:db8::10:80', 'fwm 7:', 'fwm 8:',
+      ],
+    );
+
+    const web = svc(t, 'tcp', '192.0.2.10', 80);
+    assert.equal(web.scheduler, 'rr');
+    assert.equal(web.persistent, null);
+    assert.deepEqual(web.reals.map((r) => [r.address, r.port, r.forward, r.weight]), [
+      ['198.51.100.1', 80, 'route', 1],
+      ['198.51.100.2', 80, 'route', 2],
+      ['198.51.100.3', 80, 'route', 0],
+    ]);
+
+    const dns = svc(t, 'udp', '192.0.2.10', 53);
+    assert.deepEqual(dns.flags, ['ops']);
+    assert.deepEqual(dns.reals.map((r) => [r.address, r.port, r.forward, r.weight]), [
+      ['198.51.100.1', 53, 'masq', 1],
+      ['198.51.100.2', 5353, 'masq', 0],
+    ]);
+
+    // /proc prints the timeout in jiffies (HZ=250 on this kernel): 75000 -> 300 s.
+    assert.equal(svc(t, 'tcp', '192.0.2.20', 443).persistent, 300);
+    assert.equal(svc(t, 'tcp', '192.0.2.20', 8443).persistent, 600);
+    assert.deepEqual(svc(t, 'tcp', '192.0.2.20', 443).reals.map((r) => r.forward), ['tunnel', 'tunnel']);
+
+    const v6 = svc(t, 'tcp', '2001:db8::10', 80);
+    assert.equal(v6.scheduler, 'wrr');
+    assert.deepEqual(v6.reals.map((r) => [r.address, r.port, r.forward, r.weight]), [
+      ['198.51.100.9', 80, 'tunnel', 1], // IPv4 real behind an IPv6 service (IPIP tunnel)
+      ['2001:db8:1::1', 80, 'route', 1],
+      ['2001:db8:1::2', 8080, 'masq', 3],
+    ]);
+
+    const fwm = svc(t, 'fwm', null, 7);
+    assert.equal(fwm.port, null);
+    assert.equal(fwm.scheduler, 'sh');
+    assert.deepEqual(fwm.reals.map((r) => [r.address, r.port, r.forward]), [
+      ['198.51.100.4', 0, 'route'],
+      ['198.51.100.5', 0, 'tunnel'],
+    ]);
+    assert.deepEqual(svc(t, 'fwm', null, 8).reals.map((r) => r.address), ['2001:db8:1::8']);
+
+    assert.deepEqual(svc(t, 'tcp', '192.0.2.30', 80).reals, [], 'a service with no real servers');
+    assert.equal(svc(t, 'sctp', '192.0.2.30', 3868).reals[0]!.forward, 'masq');
+  });
+
+  test('traffic: connection counters come from /proc only', () => {
+    const t = proc('traffic');
+    assert.deepEqual(svc(t, 'tcp', '192.0.2.10', 81).reals.map((r) => [r.active, r.inactive]), [[2, 1]]);
+    assert.deepEqual(svc(t, 'tcp', '192.0.2.10', 80).reals.map((r) => [r.active, r.inactive]), [[0, 3]]);
+    assert.deepEqual(svc(save('traffic'), 'tcp', '192.0.2.10', 81).reals.map((r) => [r.active, r.inactive]), [[0, 0]]);
+  });
+
+  test('keepalived: inhibit_on_failure leaves weight 0, persistence_timeout and a sorry server', () => {
+    const t = proc('keepalived');
+    assert.deepEqual(svc(t, 'tcp', '192.0.2.10', 80).reals.map((r) => [r.address, r.weight]), [
+      ['198.51.100.1', 10],
+      ['198.51.100.2', 0],
+    ]);
+    assert.equal(svc(t, 'fwm', null, 7).persistent, 120);
+    assert.deepEqual(svc(t, 'tcp', '192.0.2.20', 80).reals.map((r) => r.address), ['198.51.100.1']);
+  });
+
+  test('empty: the module loaded, no services', () => {
+    assert.deepEqual(proc('empty'), { services: [], warnings: [] });
+    assert.deepEqual(save('empty'), { services: [], warnings: [] });
+  });
+
+  test('persistence in /proc follows the kernel HZ given', () => {
+    assert.equal(svc(parseProcIpVs(fixture('mixed', 'proc'), { hz: 1000 }), 'tcp', '192.0.2.20', 443).persistent, 75);
+  });
+});
+
+describe('the bench generator prints what the kernel and ipvsadm print', () => {
+  const lines = (text: string): string[] => text.split('\n').sort();
+  for (const name of CAPTURES) {
+    test(`${name}: /proc/net/ip_vs and ipvsadm -S -n re-created line for line`, () => {
+      // The model keeps no persistence netmask: the one service captured with -M 255.255.255.0 differs there.
+      const masked = (l: string): string => l.replace(/ FFFFFF00$/, ' FFFFFFFF').replace(/ -M 255\.255\.255\.0$/, '');
+      assert.deepEqual(lines(formatProcIpVs(proc(name))), lines(fixture(name, 'proc')).map(masked));
+      assert.deepEqual(lines(formatIpvsadmSave(save(name))), lines(fixture(name, 'save')).map(masked));
+    });
+  }
+
+  test('a generated table parses back to itself in both formats', () => {
+    const t = benchTable({ services: 500, reals: 4, seed: 7 });
+    const p = parseProcIpVs(formatProcIpVs(t));
+    const s = parseIpvsadmSave(formatIpvsadmSave(t));
+    assert.deepEqual(p.warnings, []);
+    assert.deepEqual(s.warnings, []);
+    assert.equal(p.services.length, 500);
+    assert.deepEqual(withoutCounters(p), withoutCounters(s));
+    assert.deepEqual(p.services, parseProcIpVs(formatProcIpVs(p)).services);
+  });
+});
+
+describe('garbage and unknowns are reported, not fatal', () => {
+  test('/proc/net/ip_vs', () => {
+    const text = [
+      'IP Virtual Server version 1.2.1 (size=4096)',
+      'Prot LocalAddress:Port Scheduler Flags',
+      '  -> RemoteAddress:Port Forward Weight ActiveConn InActConn',
+      '  -> C6336401:0050      Route   1      0          0', // before any service
+      'TCP  C000020A:0050 rr  ',
+      '  -> C6336401:0050      Route   1      0          0',
+      '  -> C6336402:0050      Bypass  1      0          0', // unknown forwarding method: kept
+      '  -> C6336403:0050      Route   heavy  0          0', // bad weight: dropped
+      'ICMP  C000020A:0000 rr  ', // protocol the kernel prints by name: kept
+      '  -> C6336404:0000      Route   1      0          0',
+      'IP_51  C000020B:0000 sh  ', // IP_<number> for any other protocol: kept
+      'this is not an ip_vs line',
+      '  -> C6336405:0050      Route   1      0          0', // after garbage: not attributed
+      'TCP  C000020C:0050 rr ops turbo ',
+      '',
+    ].join('\n');
+    const t = parseProcIpVs(text);
+    assert.deepEqual(
+      t.services.map((s) => [s.kind, s.vip, s.port, s.reals.map((r) => `${r.address} ${r.forward}`)]),
+      [
+        ['icmp', '192.0.2.10', 0, ['198.51.100.4 route']],
+        ['tcp', '192.0.2.10', 80, ['198.51.100.1 route', '198.51.100.2 bypass']],
+        ['ip_51', '192.0.2.11', 0, []],
+        ['tcp', '192.0.2.12', 80, []],
+      ],
+    );
+    assert.deepEqual(t.services[3]!.flags, ['ops', 'turbo']);
+    const w = t.warnings.join('\n');
+    for (const expected of [
+      /line 4: real server before any virtual service/,
+      /line 7: unknown forwarding method "Bypass"/,
+      /line 8: not a real server line/,
+      /line 9: unknown protocol "ICMP"/,
+      /line 11: unknown protocol "IP_51"/,
+      /line 12: not an IPVS service line: this is not an ip_vs line/,
+      /line 13: real server before any virtual service/,
+      /line 14: unknown service flag "turbo"/,
+    ]) {
+      assert.match(w, expected);
+    }
+    assert.equal(t.warnings.length, 8);
+  });
+
+  test('ipvsadm -S', () => {
+    const text = [
+      '-A -t 192.0.2.10:80 -s rr --frobnicate',
+      '-a -t 192.0.2.10:80 -r 198.51.100.1:80 -g -w 1',
+      '-a -t 192.0.2.10:80 -r 198.51.100.2:80 -w 3', // no method: ipvsadm's default -g
+      '-a -t 192.0.2.10:80 -r 198.51.100.3:80 -m -w many',
+      '-a -t 192.0.2.11:80 -r 198.51.100.4:80 -m', // no -A before it: service assumed
+      '-A -t www.example.com:http -s rr', // without -n: names are not guessed at
+      '-A -u 192.0.2.12:53', // default scheduler wlc
+      '-A -f 0x10 -s rr -p', // hex mark, -p without a value (300 s)
+      'Flush',
+      '',
+    ].join('\n');
+    const t = parseIpvsadmSave(text);
+    assert.deepEqual(
+      t.services.map((s) => [s.kind, s.vip ?? s.fwmark, s.scheduler, s.persistent, s.reals.map((r) => `${r.address} ${r.forward} ${r.weight}`)]),
+      [
+        ['tcp', '192.0.2.10', 'rr', null, ['198.51.100.1 route 1', '198.51.100.2 route 3']],
+        ['tcp', '192.0.2.11', 'unknown', null, ['198.51.100.4 masq 1']],
+        ['udp', '192.0.2.12', 'wlc', null, []],
+        ['fwm', 16, 'rr', 300, []],
+      ],
+    );
+    const w = t.warnings.join('\n');
+    for (const expected of [
+      /line 1: unknown ipvsadm option "--frobnicate"/,
+      /line 4: bad weight "many"/,
+      /line 5: real server for tcp 192.0.2.11:80, which has no -A line/,
+      /line 6: bad service address "www.example.com:http"/,
+      /line 9: not an ipvsadm -A\/-a rule: Flush/,
+    ]) {
+      assert.match(w, expected);
+    }
+    assert.equal(t.warnings.length, 5);
+  });
+});
+
+describe('live real servers per VIP', () => {
+  test('weight 0 does not count; a VIP is as live as its weakest port and protocol', () => {
+    const live = liveCounts(proc('mixed'), ['192.0.2.10'], NONE);
+    // tcp/80: .1 and .2 (.3 has weight 0); tcp/443: .1 and .2; udp/53: .1 only (.2 has weight 0).
+    assert.deepEqual(live.get('192.0.2.10'), { live: 1, services: 3 });
+  });
+
+  test('a VIP without any virtual service has live 0 and services 0', () => {
+    assert.deepEqual(liveCounts(proc('mixed'), ['192.0.2.99'], NONE).get('192.0.2.99'), { live: 0, services: 0 });
+    assert.deepEqual(liveCounts(proc('empty'), ['192.0.2.10'], NONE).get('192.0.2.10'), { live: 0, services: 0 });
+  });
+
+  test('a service with no real servers makes its VIP dead, whatever the other ports say', () => {
+    // 192.0.2.30: tcp/80 has no real servers, sctp/3868 and tcp/8080 have one each.
+    assert.deepEqual(liveCounts(proc('mixed'), ['192.0.2.30'], NONE).get('192.0.2.30'), { live: 0, services: 3 });
+  });
+
+  test('excluded real servers never count: by address, or by address and port', () => {
+    const t = proc('mixed');
+    const any = liveCounts(t, ['192.0.2.10'], { fwmarks: {}, exclude: [{ address: '198.51.100.1', port: null }] });
+    assert.deepEqual(any.get('192.0.2.10'), { live: 0, services: 3 }, 'udp/53 is left with nothing');
+    const port80 = liveCounts(t, ['192.0.2.10'], { fwmarks: {}, exclude: [{ address: '198.51.100.2', port: 80 }] });
+    assert.deepEqual(port80.get('192.0.2.10'), { live: 1, services: 3 }, 'tcp/80 keeps .1, udp/53 keeps .1');
+    const port443 = liveCounts(t, ['192.0.2.10'], { fwmarks: {}, exclude: [{ address: '198.51.100.1', port: 443 }] });
+    assert.deepEqual(port443.get('192.0.2.10'), { live: 1, services: 3 });
+
+    // keepalived's sorry_server is the only real server left behind 192.0.2.20:80.
+    const k = proc('keepalived');
+    assert.deepEqual(liveCounts(k, ['192.0.2.20'], NONE).get('192.0.2.20'), { live: 1, services: 1 });
+    const sorry = { fwmarks: {}, exclude: [{ address: '198.51.100.1', port: 80 }] };
+    assert.deepEqual(liveCounts(k, ['192.0.2.20'], sorry).get('192.0.2.20'), { live: 0, services: 1 });
+  });
+
+  test('firewall-mark services count for the VIPs mapped to them, and only those', () => {
+    const t = proc('mixed');
+    const mapped = liveCounts(t, ['192.0.2.10', '192.0.2.77', '192.0.2.20'], {
+      fwmarks: { '7': ['192.0.2.10', '192.0.2.77'] },
+      exclude: [{ address: '198.51.100.4', port: null }],
+    });
+    assert.deepEqual(mapped.get('192.0.2.10'), { live: 1, services: 4 });
+    assert.deepEqual(mapped.get('192.0.2.77'), { live: 1, services: 1 }, 'a VIP served by a firewall mark only');
+    assert.deepEqual(mapped.get('192.0.2.20'), { live: 1, services: 2 }, 'not mapped: fwm 7 is not its service');
+    // IPv6: the fwm 8 service (one real server) becomes the weakest of 2001:db8::10.
+    assert.deepEqual(liveCounts(t, ['2001:db8::10'], NONE).get('2001:db8::10'), { live: 3, services: 1 });
+    const v6 = liveCounts(t, ['2001:db8::10'], { fwmarks: { '8': ['2001:DB8::0010'] }, exclude: [] });
+    assert.deepEqual(v6.get('2001:db8::10'), { live: 1, services: 2 });
+  });
+
+  test('VIPs are compared canonically; the result is keyed by the canonical address', () => {
+    const live = liveCounts(proc('mixed'), ['2001:DB8:0:0::10', '192.0.2.10/32'], {
+      fwmarks: {},
+      exclude: [{ address: '2001:db8:1:0::1', port: 80 }],
+    });
+    assert.deepEqual([...live.keys()], ['2001:db8::10', '192.0.2.10']);
+    assert.deepEqual(live.get('2001:db8::10'), { live: 2, services: 1 });
+    assert.throws(() => liveCounts(proc('mixed'), ['service.tld'], NONE), /not an IP address/);
+    assert.throws(() => liveCounts(proc('mixed'), ['192.0.2.0/24'], NONE), /not a host prefix/);
+  });
+
+  test('both formats count the same', () => {
+    const opts = { fwmarks: { '7': ['192.0.2.10'], '8': ['2001:db8::10'] }, exclude: [{ address: '198.51.100.1', port: 80 }] };
+    const vips = ['192.0.2.10', '192.0.2.20', '192.0.2.30', '2001:db8::10', '192.0.2.99'];
+    for (const name of CAPTURES) assert.deepEqual(liveCounts(proc(name), vips, opts), liveCounts(save(name), vips, opts), name);
+  });
+
+  test('ipvsVips lists every address VIP once, IPv4 first', () => {
+    assert.deepEqual(ipvsVips(proc('mixed')), ['192.0.2.10', '192.0.2.20', '192.0.2.30', '2001:db8::10']);
+    assert.deepEqual(ipvsVips(proc('keepalived')), ['192.0.2.10', '192.0.2.20']);
+    assert.deepEqual(ipvsVips(proc('empty')), []);
+  });
+
+  test('10,000 services x 8 real servers parse and count well inside a watchdog cycle', () => {
+    const text = formatProcIpVs(benchTable());
+    const t0 = performance.now();
+    const t = parseProcIpVs(text);
+    const vips = ipvsVips(t);
+    const live = liveCounts(t, vips, NONE);
+    const ms = performance.now() - t0;
+    assert.equal(t.services.length, 10_000);
+    assert.equal(live.size, vips.length);
+    assert.ok(ms < 10_000, `took ${Math.round(ms)} ms`);
+  });
+});
+
+describe('reader adapter', () => {
+  const unreadable = (re: RegExp) => (e: unknown) => {
+    assert.ok(isVipError(e), String(e));
+    assert.equal(e.code, 'VIP_E_IPVS_UNREADABLE');
+    assert.equal(e.exit, 1);
+    assert.match(e.message, re);
+    return true;
+  };
+
+  test('proc: reads and parses the file', async () => {
+    const r = createIpvsReader({ source: 'proc', path: join(FIXTURES, 'mixed.proc') });
+    assert.deepEqual(await r.read(), proc('mixed'));
+  });
+
+  test('proc: a missing file says the module may not be loaded', async () => {
+    const r = createIpvsReader({ source: 'proc', path: '/nonexistent/ip_vs' });
+    await assert.rejects(r.read(), unreadable(/\/nonexistent\/ip_vs.*is the ip_vs module loaded\?/));
+  });
+
+  test('proc: a file that is not an IPVS table is an error, not an empty table', async () => {
+    const r = createIpvsReader({ source: 'proc', path: join(FIXTURES, 'mixed.save') });
+    await assert.rejects(r.read(), unreadable(/does not start with "IP Virtual Server version"/));
+  });
+
+  test('ipvsadm: runs `ipvsadm -S -n` (argv, no shell) and parses it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vip-ipvs-'));
+    try {
+      // A stand-in for ipvsadm: records its argv and prints a real capture.
+      const bin = join(dir, 'ipvsadm');
+      await writeFile(bin, `#!/bin/sh\nprintf '%s\\n' "$@" > '${dir}/argv'\ncat '${join(FIXTURES, 'keepalived.save')}'\n`);
+      await chmod(bin, 0o755);
+      const r = createIpvsReader({ source: 'ipvsadm', ipvsadm: bin });
+      assert.equal(r.source, `${bin} -S -n`);
+      assert.deepEqual(await r.read(), save('keepalived'));
+      assert.equal(await readFile(join(dir, 'argv'), 'utf8'), '-S\n-n\n');
+
+      await writeFile(bin, `#!/bin/sh\necho "Can't initialize ipvs: Protocol not available" >&2\nexit 1\n`);
+      await assert.rejects(r.read(), unreadable(/is the ip_vs module loaded\?/));
+
+      await writeFile(bin, `#!/bin/sh\nexec sleep 5\n`);
+      const slow = createIpvsReader({ source: 'ipvsadm', ipvsadm: bin, timeoutMs: 200 });
+      await assert.rejects(slow.read(), unreadable(/no answer within 200 ms/));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('ipvsadm: a missing program is named', async () => {
+    const r = createIpvsReader({ source: 'ipvsadm', ipvsadm: '/nonexistent/ipvsadm' });
+    await assert.rejects(r.read(), unreadable(/\/nonexistent\/ipvsadm not found/));
+  });
+});
