@@ -73,6 +73,7 @@ export async function makeIpvsPort(config: Config): Promise<import('./watchdog.j
   type Table = Awaited<ReturnType<typeof reader.read>>;
   return {
     read: () => reader.read(),
+    warnings: (t) => (t as Table).warnings,
     vips: (t) => ipvsVips(t as Table),
     live: (t, vips) => {
       const counts = liveCounts(t as Table, vips, { fwmarks: config.watchdog.fwmarks, exclude: config.watchdog.exclude_realservers });

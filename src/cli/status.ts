@@ -3,6 +3,24 @@ import { statusRows, type StatusRow } from '../core/status.js';
 import type { ResolvedName } from '../core/types.js';
 import type { Deps } from './context.js';
 import { resolveAll } from './change.js';
+import { makeIpvsPort } from './deps.js';
+import { watchItems } from '../core/watchdog.js';
+import { isVipError } from '../core/errors.js';
+
+/** Live real servers and the withdraw threshold per VIP prefix; null when this host has no readable
+ *  IPVS table (a workstation, or the table is gone): status still shows the BGP side. */
+async function liveCounts(deps: Deps, resolved: ResolvedName[]): Promise<Map<string, { live: number; threshold: number }> | undefined> {
+  try {
+    const ipvs = await makeIpvsPort(deps.config);
+    const table = await ipvs.read();
+    const { items } = watchItems(deps.config, resolved, ipvs.vips(table));
+    const live = ipvs.live(table, items.map((i) => i.vip.address));
+    return new Map(items.map((i) => [i.vip.prefix, { live: live.get(i.vip.address) ?? 0, threshold: i.policy.min }]));
+  } catch (e) {
+    deps.log.debug({ code: isVipError(e) ? e.code : undefined }, `live counts not shown: ${(e as Error).message}`);
+    return undefined;
+  }
+}
 
 export async function statusCommand(deps: Deps, names: string[]): Promise<number> {
   const { config, speaker, store, log, out } = deps;
@@ -19,7 +37,8 @@ export async function statusCommand(deps: Deps, names: string[]): Promise<number
   }
   if (names.length > 0 && errors.length > 0 && all.length === 0) return errors[0]!.exit;
   const running = await speaker.readRunning();
-  const input = { vipPrefixes: config.vip_prefixes, resolved: all, running, state, onlyResolved: names.length > 0 };
+  const live = await liveCounts(deps, all);
+  const input = { vipPrefixes: config.vip_prefixes, resolved: all, running, state, onlyResolved: names.length > 0, live };
   // The row set does not depend on the table, so list the prefixes first and look them all up at once.
   const table = await speaker.lookup(statusRows({ ...input, table: new Map() }).map((r) => r.prefix));
   const rows = statusRows({ ...input, table });

@@ -19,6 +19,8 @@ import type { PlannedChange } from '../core/plan.js';
 export interface IpvsPort {
   /** read the table once; throws VIP_E_IPVS_UNREADABLE */
   read(): Promise<unknown>;
+  /** what the parser kept but did not understand (unknown protocols, forwarding methods) */
+  warnings(table: unknown): string[];
   /** every VIP address the table has a virtual service for */
   vips(table: unknown): string[];
   /** live real servers per VIP address (SPEC: weight > 0, not excluded, weakest service) */
@@ -90,6 +92,7 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
     let table: unknown = null;
     try {
       table = await deps.ipvs.read();
+      for (const w of deps.ipvs.warnings(table)) log.debug({}, `IPVS table: ${w}`);
     } catch (e) {
       const err = isVipError(e) ? e : new VipError('VIP_E_IPVS_UNREADABLE', String(e));
       errors.push(err);
