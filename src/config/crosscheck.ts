@@ -18,6 +18,9 @@ export function crossCheck(data: unknown): Problem[] {
   if (typeof data.dc === 'string' && isObj(data.datacenters) && !(data.dc in dcs)) {
     out.push({ path: ['dc'], message: `this host's dc "${data.dc}" is not listed under datacenters` });
   }
+  if (isObj(data.bgp) && data.bgp.speaker === 'quagga' && typeof data.bgp.pathspace === 'string' && data.bgp.pathspace !== '') {
+    out.push({ path: ['bgp', 'pathspace'], message: "Quagga's vtysh has no pathspaces (-N): leave pathspace empty with speaker: quagga" });
+  }
   const base = isObj(data.prepend) ? int(data.prepend.base, 0) : 0;
   const prefixes = Array.isArray(data.vip_prefixes)
     ? data.vip_prefixes.map((p) => (typeof p === 'string' ? normalisePrefix(p) : null)).filter((p): p is string => !!p)

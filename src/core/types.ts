@@ -51,7 +51,8 @@ export interface SpeakerChange {
   routeMap: string | null;
 }
 
-/** What the local BGP table says of one prefix. */
+/** What the local BGP table says of the path THIS speaker originates for one prefix (its `network`
+ *  statement); paths to the same prefix learned from other DCs do not count. */
 export interface PrefixState {
   prefix: string;
   inTable: boolean;
