@@ -1,0 +1,108 @@
+// `render [--dc NAME] [--check]`: resolve every service, render the DC's FRR snippet from its template, or diff it against the running config.
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { EXIT, VipError } from '../core/errors.js';
+import { buildRenderModel, diffRendered, findConflicts, formatDifferences, renderSnippet, type RenderDifference } from '../core/render.js';
+import type { State } from '../core/types.js';
+import { resolveAll } from './change.js';
+import type { Deps } from './context.js';
+import { TEMPLATES_DIR } from './cron.js';
+
+export const FRR_TEMPLATE = 'frr.conf.mustache';
+
+export interface RenderOptions {
+  dc?: string;
+  check: boolean;
+  /** directory holding frr.conf.mustache, instead of the packaged templates/ */
+  templates?: string;
+}
+
+async function readTemplate(dir: string): Promise<string> {
+  const path = join(dir, FRR_TEMPLATE);
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new VipError('VIP_E_TEMPLATE', `cannot read the FRR template ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (--templates DIR must hold ${FRR_TEMPLATE})`, {
+      path,
+    });
+  }
+}
+
+/** Why a VIP the snippet announces is not in the running config, when vip-mgmt itself took it out:
+ *  loading the snippet would announce it again, behind the hold's or the watchdog's back. */
+function annotate(diffs: RenderDifference[], state: State | null): RenderDifference[] {
+  if (!state) return diffs;
+  return diffs.map((d) => {
+    if (d.kind !== 'network' || d.action !== 'add' || !d.prefix) return d;
+    const hold = state.holds[d.prefix];
+    if (hold) return { ...d, note: `withdrawn for maintenance by ${hold.by} since ${hold.since}: "${hold.reason}"; loading the snippet would announce it again` };
+    const wd = state.watchdog[d.prefix];
+    if (wd?.state === 'down' || wd?.state === 'rising') {
+      return { ...d, note: `withdrawn by the watchdog (${wd.live ?? '?'} live real servers); loading the snippet would announce it again` };
+    }
+    return d;
+  });
+}
+
+export async function renderCommand(deps: Deps, opts: RenderOptions): Promise<number> {
+  const { config, out, log } = deps;
+  const dc = opts.dc ?? config.dc;
+  const known = Object.keys(config.datacenters).sort();
+  if (!Object.hasOwn(config.datacenters, dc)) {
+    throw new VipError('VIP_E_USAGE', `--dc: unknown datacenter "${dc}"; the config lists: ${known.join(', ')}`, { dc });
+  }
+  if (opts.check && dc !== config.dc) {
+    throw new VipError('VIP_E_USAGE', `--check compares with this host's running config, which is dc ${config.dc}'s; run it on a ${dc} host, or drop --dc`, { dc });
+  }
+  // the template is read first: a wrong --templates must not wait for DNS to be reported
+  const template = await readTemplate(opts.templates ?? TEMPLATES_DIR);
+
+  const names = config.services.map((s) => s.name);
+  const { resolved, errors } = await resolveAll(deps, names);
+  if (errors.length > 0) {
+    const list = errors.map((e) => `  ${e.message}`).join('\n');
+    throw new VipError(errors[0]!.code, `cannot render dc ${dc}: ${errors.length} service name(s) did not resolve:\n${list}`, {
+      dc,
+      names: errors.map((e) => e.details.name).filter((n) => typeof n === 'string'),
+    });
+  }
+  const byName = new Map(resolved.map((r) => [r.name, r]));
+  const conflicts = findConflicts(config, byName);
+  if (conflicts.length > 0) {
+    const list = conflicts.map((c) => `  ${c.path}: ${c.message}`).join('\n');
+    throw new VipError('VIP_E_POLICY_CONFLICT', `cannot render dc ${dc}: VIPs claimed by services with different prefer lists (vip-mgmt config check lists them too):\n${list}`, {
+      dc,
+    });
+  }
+  const model = buildRenderModel(config, dc, byName, resolve(config.source));
+  const text = renderSnippet(template, model);
+
+  if (!opts.check) {
+    if (deps.opts.json) {
+      out.json({
+        dc,
+        asn: model.asn,
+        text,
+        vips: model.vips.map(({ vip, prefix, service, rank, routeMap }) => ({ vip, prefix, service, rank, routeMap })),
+      });
+    } else out.data(text);
+    return EXIT.OK;
+  }
+
+  const running = await deps.speaker.readRunning();
+  let state: State | null = null;
+  try {
+    state = await deps.store.read();
+  } catch (e) {
+    log.warn({ code: (e as VipError).code }, `cannot read the state (holds are not shown in the differences): ${(e as Error).message}`);
+  }
+  const diffs = annotate(diffRendered(text, running, { vipPrefixes: config.vip_prefixes }), state);
+  if (deps.opts.json) {
+    out.json({ dc, asn: model.asn, inSync: diffs.length === 0, differences: diffs });
+  } else if (diffs.length === 0) {
+    out.data(`in sync: the running config of dc ${dc} already has everything the rendered snippet holds`);
+  } else {
+    out.data(`${diffs.length} difference(s) between the rendered snippet (+) and the running config (-) of dc ${dc}:\n${formatDifferences(diffs)}`);
+  }
+  return diffs.length === 0 ? EXIT.OK : EXIT.DIFF;
+}
