@@ -162,6 +162,18 @@ describe('vip-mgmt -a / -d on real FRR and DNS', { concurrency: false }, () => {
     assert.match(await running(), /network 192\.0\.2\.20\/32 route-map VIP-RANK-1/);
   });
 
+  test('a VIP not on a local interface is reported as configured but not in the BGP table (exit 1)', async (t) => {
+    if (!gate(t)) return;
+    const r = await cli('-a', '192.0.2.99', '--json');
+    assert.equal(r.code, 1, describeRun(r));
+    const out = jsonOf(r);
+    assert.equal(out.changes[0].verified, false);
+    assert.match(out.errors[0].message, /configured but not in BGP table: is the VIP on a local interface\?/);
+    assert.equal(await lab.routerRoute('192.0.2.99/32'), null);
+    const d = await cli('-d', '192.0.2.99');
+    assert.equal(d.code, 0, describeRun(d));
+  });
+
   test('an address outside vip_prefixes is refused with exit 5 and nothing configured', async (t) => {
     if (!gate(t)) return;
     const before = await running();

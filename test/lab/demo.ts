@@ -20,7 +20,7 @@ async function routerTable(lab: BgpLab): Promise<void> {
   const keep = (t: string) =>
     t
       .split('\n')
-      .filter((l) => /^\s*(\*|Network|\s+Next Hop)|No BGP prefixes|^\s{5,}\S/.test(l))
+      .filter((l) => /^\s*(\*|Network)|No BGP prefixes|^\s{5,}\d/.test(l))
       .join('\n') || '   (no routes)';
   console.log(`router# show bgp ipv4 unicast\n${keep(v4)}\nrouter# show bgp ipv6 unicast\n${keep(v6)}`);
 }
