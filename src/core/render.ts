@@ -63,7 +63,8 @@ function policyError(errors: { code: ErrorCode; message: string }[], dc: string)
 /**
  * The view model of DC's snippet. Every service lists this DC or not; one that does is announced at
  * rank = index in prefer, with route-map VIP-RANK-<rank> prepending the DC's AS prepend.base + rank
- * times. Route-maps are emitted for exactly the ranks in use. Sorted throughout (services by name,
+ * times. Route-maps are emitted for the ranks in use, and rank 0 always
+ * (what `add` uses for a literal address or a name no service lists). Sorted throughout (services by name,
  * VIPs and prefixes numerically, IPv4 first) so the same config and DNS give the same bytes.
  * Throws VIP_E_USAGE for an unknown DC, VIP_E_POLICY_PREFIX / VIP_E_POLICY_CONFLICT (all of them at
  * once) for a VIP outside vip_prefixes or with two ranks here.
@@ -130,7 +131,8 @@ export function buildRenderModel(config: RenderConfig, dc: string, resolved: Rea
       routeMap: routeMapName(rank),
     }));
 
-  const ranks = [...new Set(announced.map((a) => a.rank))].sort((a, b) => a - b);
+  // Rank 0 is always there: `vip-mgmt -a` of a literal address or an unlisted name announces with it.
+  const ranks = [...new Set([0, ...announced.map((a) => a.rank)])].sort((a, b) => a - b);
   const routeMaps: RenderModel['routeMaps'] = ranks.map((rank) => {
     const count = base + rank;
     return { name: routeMapName(rank), rank, count, prepend: count > 0 ? { asPath: Array(count).fill(asn).join(' ') } : null };

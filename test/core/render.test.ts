@@ -69,7 +69,7 @@ describe('render model and default template', () => {
     const text = render(CONFIG, 'par1');
     const header = text.split('\n').filter((l) => l.startsWith('!')).join('\n');
     assert.match(header, /datacenter par1 \(router bgp 64512\), rendered from \/etc\/vip-mgmt\/config\.yaml/);
-    assert.match(header, /Only the ranks par1 uses are defined here: 0, 2\./);
+    assert.match(header, /Defined here: ranks 0, 2 \(those par1 uses, and 0,/);
     assert.match(header, /does not announce mail\.example\.test \(prefer: lon1\)/);
     assert.doesNotMatch(text, /\d{4}-\d\d-\d\d|\d\d:\d\d:\d\d/, 'no date or time: a config-management diff shows only real changes');
   });
@@ -119,10 +119,11 @@ services:
     assert.deepEqual(
       buildRenderModel(c, 'c', res, 'x').routeMaps.map((x) => [x.name, x.prepend?.asPath]),
       [
+        ['VIP-RANK-0', undefined],
         ['VIP-RANK-1', '65003'],
         ['VIP-RANK-2', '65003 65003'],
       ],
-      'c is rank 2 of s0 and rank 1 of s2, with its own AS',
+      'c is rank 2 of s0 and rank 1 of s2, with its own AS; rank 0 is always there for -a of an address',
     );
   });
 
@@ -143,7 +144,7 @@ services:
     assert.match(text, /ipv6 prefix-list VIP-PREFIXES-V6/, 'the filter still covers every vip_prefix');
   });
 
-  test('a DC that announces nothing still gets its router bgp and prefix-lists, and no route-map', () => {
+  test('a DC that announces nothing still gets its router bgp, prefix-lists and VIP-RANK-0 (for -a of an address)', () => {
     const c = configOf(`
 dc: a
 vip_prefixes: [2001:db8::/48]
@@ -151,8 +152,8 @@ datacenters: { a: { asn: 65001 }, b: { asn: 65002 } }
 services: [{ name: s.test, prefer: [b] }]
 `);
     const text = renderSnippet(TEMPLATE, buildRenderModel(c, 'a', mapOf(r('s.test', '2001:db8::1')), 'x'));
-    assert.deepEqual(body(text), ['ipv6 prefix-list VIP-PREFIXES-V6 seq 5 permit 2001:db8::/48 ge 128', 'router bgp 65001', 'exit']);
-    assert.match(text, /defined here: none\./);
+    assert.deepEqual(body(text), ['ipv6 prefix-list VIP-PREFIXES-V6 seq 5 permit 2001:db8::/48 ge 128', 'route-map VIP-RANK-0 permit 10', 'exit', 'router bgp 65001', 'exit']);
+    assert.match(text, /Defined here: ranks 0 /);
   });
 
   test('two names with the same prefer list share a VIP: one network line naming both', () => {
