@@ -1,5 +1,5 @@
 // `cron`: print a validated /etc/cron.d entry for the watchdog (config valid, schedule valid, binary found).
-import { realpathSync, readFileSync } from 'node:fs';
+import { existsSync, realpathSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Mustache from 'mustache';
@@ -8,13 +8,18 @@ import { loadConfig } from '../config/load.js';
 import type { GlobalOptions } from './context.js';
 import { makeOutput } from './deps.js';
 
-export const TEMPLATES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'templates');
+// The nearest templates/ above this module: dist/cli/ (tsc), dist/bundle/chunks/ (bin/vip-mgmt),
+// dist/ (the single file), or beside a single file copied to a load balancer.
+const here = dirname(fileURLToPath(import.meta.url));
+export const TEMPLATES_DIR =
+  [0, 1, 2, 3].map((up) => join(here, ...Array<string>(up).fill('..'), 'templates')).find((d) => existsSync(join(d, 'frr.conf.mustache'))) ??
+  join(here, '..', '..', 'templates');
 
 export async function cronCommand(g: GlobalOptions, o: { schedule: string; user: string }): Promise<number> {
   const config = await loadConfig(g.config); // an entry for a broken config would fail every minute
   const fields = o.schedule.trim().split(/\s+/);
   if (fields.length !== 5) throw new VipError('VIP_E_USAGE', `--schedule needs the five cron fields, got "${o.schedule}"`);
-  const { CronExpressionParser } = await import('cron-parser');
+  const { CronExpressionParser } = await import('../adapters/cronexpr.js');
   try {
     CronExpressionParser.parse(o.schedule);
   } catch (e) {
@@ -28,7 +33,7 @@ export async function cronCommand(g: GlobalOptions, o: { schedule: string; user:
     user: o.user,
     command,
     tag: config.log.tag,
-  });
+  }, {}, { escape: (v: unknown) => String(v) }); // a crontab is not HTML: paths keep their slashes
   const out = makeOutput();
   if (g.json) out.json({ schedule: fields.join(' '), user: o.user, command, entry: text });
   else out.data(text);

@@ -1,7 +1,7 @@
 // The vip-mgmt command line: commander wiring for every command and the one top-level catch.
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, VipError, isVipError } from '../core/errors.js';
-import { DEFAULT_CONFIG_PATH } from '../config/load.js';
+import { DEFAULT_CONFIG_PATH } from '../config/paths.js';
 import type { GlobalOptions } from './context.js';
 import { VERSION } from './version.js';
 
@@ -182,6 +182,11 @@ function usageError(e: CommanderError): VipError {
 
 /** Entry point: parse argv, run one command, map every failure to its exit code. */
 export async function main(argv: string[] = process.argv): Promise<void> {
+  // `vip-mgmt status | head`: a reader that stops early is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   let json = argv.includes('--json');
   const run = async (h: Handler, cmd: Command): Promise<void> => {
     const g = globals(cmd);

@@ -19,7 +19,7 @@ export async function watchdogCommand(g: GlobalOptions, o: { every?: string; sch
     everyMs = ms;
   }
   if (o.schedule) {
-    const { CronExpressionParser } = await import('cron-parser');
+    const { CronExpressionParser } = await import('../adapters/cronexpr.js');
     try {
       CronExpressionParser.parse(o.schedule);
     } catch (e) {

@@ -209,7 +209,7 @@ export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Prom
   process.on('SIGHUP', onHup);
   let cron: { next(): { getTime(): number } } | null = null;
   if (opts.schedule) {
-    const { CronExpressionParser } = await import('cron-parser');
+    const { CronExpressionParser } = await import('../adapters/cronexpr.js');
     cron = CronExpressionParser.parse(opts.schedule, { currentDate: deps.clock.now() });
   }
   deps.log.info({ every: opts.everyMs, schedule: opts.schedule }, `watchdog running ${opts.schedule ? `on schedule "${opts.schedule}"` : `every ${opts.everyMs} ms`}`);

@@ -6,7 +6,7 @@ import { VipError } from '../core/errors.js';
 import { configSchema, type RawConfig } from './schema.js';
 import { crossCheck } from './crosscheck.js';
 
-export const DEFAULT_CONFIG_PATH = '/etc/vip-mgmt/config.yaml';
+export { DEFAULT_CONFIG_PATH } from './paths.js';
 
 export type Config = RawConfig & { /** where the config was read from */ source: string };
 

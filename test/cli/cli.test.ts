@@ -90,3 +90,16 @@ test('--help lists every command and the exit codes; --version prints the versio
   assert.equal(v.code, 0);
   assert.match(v.stdout, /^\d+\.\d+\.\d+/);
 });
+
+test('cron prints a crontab line with the real paths (no HTML escaping) and refuses a bad schedule', async () => {
+  const cfg = join(dir, 'cron.yaml');
+  await writeFile(cfg, GOOD);
+  const r = await runCli(['-c', cfg, 'cron', '--schedule', '*/2 * * * *']);
+  assert.equal(r.code, 0, describeRun(r));
+  const line = r.stdout.split('\n').find((l) => l.startsWith('*/2 '));
+  assert.ok(line, r.stdout);
+  assert.match(line, /^\*\/2 \* \* \* \* root \/\S+\/vip-mgmt watchdog -q -c \/\S+\/cron\.yaml$/);
+  assert.doesNotMatch(r.stdout, /&#x2F;|&amp;/);
+  const bad = await runCli(['-c', cfg, 'cron', '--schedule', '61 * * * *']);
+  assert.equal(bad.code, 2, describeRun(bad));
+});
