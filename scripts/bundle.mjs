@@ -16,8 +16,18 @@ const common = {
   format: 'esm',
   legalComments: 'none',
   logLevel: 'warning',
-  // CommonJS dependencies call require(): give the ESM output one.
-  banner: { js: "import { createRequire as __vipCreateRequire } from 'node:module';\nconst require = __vipCreateRequire(import.meta.url);" },
+  // CommonJS dependencies use require, __filename and __dirname (write-file-atomic names its temp
+  // files after __filename): give the ESM output all three.
+  banner: {
+    js: [
+      "import { createRequire as __vipCreateRequire } from 'node:module';",
+      "import { fileURLToPath as __vipFileURLToPath } from 'node:url';",
+      "import { dirname as __vipDirname } from 'node:path';",
+      'const require = __vipCreateRequire(import.meta.url);',
+      'const __filename = __vipFileURLToPath(import.meta.url);',
+      'const __dirname = __vipDirname(__filename);',
+    ].join('\n'),
+  },
 };
 
 rmSync('dist/bundle', { recursive: true, force: true });
