@@ -87,3 +87,8 @@ function corrupt(file: string, why: string): VipError {
     { path: file },
   );
 }
+
+/** Write a whole file atomically (temp file + rename), e.g. the metrics textfile a scraper reads. */
+export async function writeFileAtomically(file: string, text: string): Promise<void> {
+  await writeFileAtomic(file, text, { mode: 0o644 });
+}

@@ -3,7 +3,7 @@ import { VipError } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 import type { GlobalOptions } from './context.js';
 import { makeDeps, makeIpvsPort } from './deps.js';
-import { printCycle, watchdogCycle, watchdogLoop, type WatchdogDeps } from './watchdog.js';
+import { cycleWithMetrics, printCycle, watchdogLoop, type WatchdogDeps } from './watchdog.js';
 
 async function build(g: GlobalOptions): Promise<WatchdogDeps & { log: { flush(): Promise<void> } }> {
   const deps = await makeDeps(g);
@@ -29,7 +29,7 @@ export async function watchdogCommand(g: GlobalOptions, o: { every?: string; sch
   const deps = await build(g);
   try {
     if (everyMs || o.schedule) return await watchdogLoop(deps, { everyMs, schedule: o.schedule, reload: () => build(g) });
-    const r = await watchdogCycle(deps);
+    const r = await cycleWithMetrics(deps);
     printCycle(deps, r);
     return r.code;
   } finally {

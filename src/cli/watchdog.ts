@@ -34,6 +34,9 @@ export interface CycleResult {
   changes: { vip: string; prefix: string; action: 'add' | 'delete' | 'none'; reason: string; verified: boolean }[];
   errors: VipError[];
   decisions: ItemDecision[];
+  /** prefixes configured in the speaker after the cycle (null when not known) and held ones, for metrics */
+  announced?: Set<string> | null;
+  holds?: Set<string>;
 }
 
 const errorJson = (e: VipError) => ({ code: e.code, message: e.message, ...(typeof e.details.vip === 'string' ? { vip: e.details.vip } : {}) });
@@ -167,9 +170,51 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
     state = { ...nextWatchdogState(state, decisions, now), dns };
     await store.write(state);
     const anyOk = [...verified.values()].some(Boolean);
-    return { code: exitFor(errors, anyOk), changes: rows(verified), errors, decisions };
+    const announced = new Set(running.networks.map((n) => n.prefix));
+    for (const c of changes) {
+      if (!verified.get(c.prefix)) continue;
+      if (c.action === 'add') announced.add(c.prefix);
+      else announced.delete(c.prefix);
+    }
+    return { code: exitFor(errors, anyOk), changes: rows(verified), errors, decisions, announced, holds: new Set(Object.keys(state.holds)) };
   } finally {
     await release();
+  }
+}
+
+/** Run one cycle and, when watchdog.metrics_file is set, write its metrics atomically (also when
+ *  the cycle failed: a scrape must see the failure, not the last good cycle). */
+export async function cycleWithMetrics(deps: WatchdogDeps): Promise<CycleResult> {
+  const file = deps.config.watchdog.metrics_file;
+  const t0 = performance.now();
+  let r: CycleResult | null = null;
+  let failure: VipError | null = null;
+  try {
+    r = await watchdogCycle(deps);
+    return r;
+  } catch (e) {
+    failure = isVipError(e) ? e : new VipError('VIP_E_FAILED', String((e as Error)?.stack ?? e));
+    throw e;
+  } finally {
+    // a cycle that found the lock busy did nothing: the previous cycle's metrics stay
+    if (file && !(r && r.code === EXIT.LOCKED)) {
+      const { formatMetrics } = await import('../core/metrics.js');
+      const text = formatMetrics({
+        decisions: r?.decisions ?? [],
+        announced: r?.announced ?? null,
+        holds: r?.holds ?? new Set(),
+        finishedAt: deps.clock.now(),
+        durationMs: performance.now() - t0,
+        exitCode: r ? r.code : (failure?.exit ?? EXIT.FAILED),
+        errors: r ? r.errors.length : 1,
+      });
+      try {
+        const { writeFileAtomically } = await import('../adapters/state.js');
+        await writeFileAtomically(file, text);
+      } catch (e) {
+        deps.log.warn({ code: 'VIP_E_METRICS' }, `cannot write metrics to ${file}: ${(e as Error).message}`);
+      }
+    }
   }
 }
 
@@ -226,7 +271,7 @@ export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Prom
       }
       const started = Date.now();
       try {
-        const r = await watchdogCycle(deps);
+        const r = await cycleWithMetrics(deps);
         printCycle(deps, r);
       } catch (e) {
         const err = isVipError(e) ? e : new VipError('VIP_E_FAILED', String((e as Error)?.stack ?? e));

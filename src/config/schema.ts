@@ -126,6 +126,7 @@ export const configSchema = z
         fwmarks: z.record(z.string().regex(/^\d+$/, 'a firewall mark is a number'), z.array(addressText)).default({}),
         exclude_realservers: z.array(realServerRef).default([]),
         discover: z.boolean().default(false),
+        metrics_file: z.string().default(''),
         min_realservers: z.number().int().min(0).default(1),
         restore_realservers: z.number().int().min(0).optional(),
       })

@@ -5,7 +5,7 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -66,7 +66,7 @@ describe('watchdog run rules and daemon on the host lab', { concurrency: false }
       stateDir: join(dir, 'state'),
       datacenters: { par1: 64512, lon1: 64513 },
       services: [{ name: 'svc.wd.test', prefer: ['par1', 'lon1'], min_realservers: 1, restore_realservers: 1 }],
-      extra: { watchdog: { ipvs: { source: 'proc', path: table }, discover: true } },
+      extra: { watchdog: { ipvs: { source: 'proc', path: table }, discover: true, metrics_file: join(dir, 'vip_mgmt.prom') } },
     });
     cfg = await writeConfig(dir, base);
   });
@@ -85,6 +85,11 @@ describe('watchdog run rules and daemon on the host lab', { concurrency: false }
     await lab.waitRoute(P_SVC, (x) => x?.best != null);
     await lab.waitRoute(P_DISC, (x) => x?.best != null);
     assert.match(await lab.lbs.par1!.vtysh(['show running-config']), new RegExp(`network ${P_DISC.replace('.', '\\.')} route-map VIP-RANK-0`));
+    // node_exporter's textfile: written after the cycle
+    const prom = await readFile(join(dir, 'vip_mgmt.prom'), 'utf8');
+    assert.match(prom, /^vip_mgmt_vip_announced\{vip="192\.0\.2\.70",prefix="192\.0\.2\.70\/32",names="svc\.wd\.test"\} 1$/m, prom);
+    assert.match(prom, /^vip_mgmt_vip_live_realservers\{vip="192\.0\.2\.71",prefix="192\.0\.2\.71\/32",names=""\} 2$/m, prom);
+    assert.match(prom, /^vip_mgmt_watchdog_exit_code 0$/m);
   });
 
   test('lock busy: the cycle exits 75 and prints nothing (cron overlap is normal)', async (t) => {
