@@ -6,6 +6,7 @@ import { resolveAll } from './change.js';
 import { makeIpvsPort } from './deps.js';
 import { watchItems } from '../core/watchdog.js';
 import { isVipError } from '../core/errors.js';
+import { Chalk } from 'chalk';
 
 /** Live real servers and the withdraw threshold per VIP prefix; null when this host has no readable
  *  IPVS table (a workstation, or the table is gone): status still shows the BGP side. */
@@ -68,18 +69,26 @@ export async function statusCommand(deps: Deps, names: string[]): Promise<number
 
 const HEAD = ['VIP', 'NAMES', 'CONFIGURED', 'ANNOUNCED', 'ROUTE-MAP', 'LIVE', 'HOLD', 'WATCHDOG'];
 
-export function formatTable(rows: StatusRow[], _color: boolean): string {
-  const cells = rows.map((r) => [
-    r.prefix,
-    r.names.join(',') || '-',
-    r.configured ? 'yes' : 'no',
-    r.announced ? `yes (${r.advertisedTo} peer${r.advertisedTo === 1 ? '' : 's'})` : r.valid ? 'valid, not best' : 'no',
-    r.routeMap ?? '-',
-    r.live === null ? '-' : r.threshold === null ? String(r.live) : `${r.live}/${r.threshold}`,
-    r.hold ? `${r.hold.reason} (${r.hold.by}, ${r.hold.since})` : '-',
-    r.watchdog,
+type Paint = (text: string) => string;
+
+/** Aligned columns; with COLOR (a TTY, no --no-color, no NO_COLOR) the verdicts are coloured after
+ *  padding, so escape codes never break the alignment. */
+export function formatTable(rows: StatusRow[], color: boolean): string {
+  const c = new Chalk({ level: color ? 1 : 0 });
+  const plain: Paint = (t) => t;
+  const yesNo = (ok: boolean): Paint => (ok ? c.green : c.red);
+  const stateColor: Record<string, Paint> = { up: c.green, down: c.red, held: c.yellow, falling: c.yellow, rising: c.yellow, unknown: c.gray };
+  const cells = rows.map((r): [string, Paint][] => [
+    [r.prefix, c.bold],
+    [r.names.join(',') || '-', plain],
+    [r.configured ? 'yes' : 'no', yesNo(r.configured)],
+    [r.announced ? `yes (${r.advertisedTo} peer${r.advertisedTo === 1 ? '' : 's'})` : r.valid ? 'valid, not best' : 'no', r.announced ? c.green : r.valid ? c.yellow : c.red],
+    [r.routeMap ?? '-', plain],
+    [r.live === null ? '-' : r.threshold === null ? String(r.live) : `${r.live}/${r.threshold}`, r.live === null || r.threshold === null ? plain : yesNo(r.live >= r.threshold)],
+    [r.hold ? `${r.hold.reason} (${r.hold.by}, ${r.hold.since})` : '-', r.hold ? c.yellow : plain],
+    [r.watchdog, stateColor[r.watchdog] ?? plain],
   ]);
-  const widths = HEAD.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join('  ');
-  return [line(HEAD), ...cells.map(line)].join('\n');
+  const widths = HEAD.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]![0].length)));
+  const line = (row: [string, Paint][]) => row.map(([v, paint], i) => paint(i === row.length - 1 ? v : v.padEnd(widths[i]!))).join('  ');
+  return [line(HEAD.map((h) => [h, c.dim] as [string, Paint])), ...cells.map(line)].join('\n');
 }
