@@ -30,6 +30,7 @@ import {
   type Dialect,
 } from '../core/frrconfig.js';
 import { normalisePrefix } from '../core/prefix.js';
+import { parseBgpSummaryJson, parseBgpSummaryText, type BgpNeighbor } from '../core/doctor.js';
 import type { PrefixState, RunningBgp, Speaker, SpeakerChange } from '../core/types.js';
 
 export interface SpeakerOptions {
@@ -57,7 +58,14 @@ interface RunResult {
 
 type Purpose = 'read' | 'apply';
 
-export function createSpeaker(opts: SpeakerOptions): Speaker {
+/** The speaker plus what only `doctor` asks. */
+export interface DiagnosableSpeaker extends Speaker {
+  /** The BGP neighbors of the default instance and their session state (FRR: `show bgp summary
+   *  json`, every address family; Quagga: `show ip bgp summary`, IPv4 only). */
+  neighbors(): Promise<BgpNeighbor[]>;
+}
+
+export function createSpeaker(opts: SpeakerOptions): DiagnosableSpeaker {
   const { dialect, vtysh: bin, timeoutMs } = opts;
   const pathspace = opts.pathspace || undefined;
   const maxArgv = opts.maxArgvBytes ?? DEFAULT_MAX_ARGV;
@@ -234,6 +242,20 @@ export function createSpeaker(opts: SpeakerOptions): Speaker {
         for (const [k, v] of parsed) out.set(k, v);
       }
       return out;
+    },
+
+    async neighbors(): Promise<BgpNeighbor[]> {
+      const argv = ['-c', dialect === 'frr' ? 'show bgp summary json' : 'show ip bgp summary'];
+      const { stdout } = await run('read', argv, 'read the BGP neighbors');
+      if (dialect === 'quagga') {
+        if (stdout.trim() === '') throw quaggaBgpdDown(argv);
+        return parseBgpSummaryText(stdout);
+      }
+      try {
+        return parseBgpSummaryJson(stdout);
+      } catch (e) {
+        throw new VipError('VIP_E_SPEAKER_DOWN', `could not read vtysh's BGP summary${where}: ${(e as Error).message}`, { stdout: tail(stdout) });
+      }
     },
   };
 }

@@ -161,6 +161,17 @@ Examples:
     );
 
   program
+    .command('doctor')
+    .description('check this host: vtysh, bgpd, neighbors, router bgp, route-maps, VIPs on a local interface, DNS, IPVS, state_dir, schedule (exit 1 when something fails)')
+    .addHelpText('after', '\nExamples:\n  vip-mgmt doctor                 one line per check, with the fix for each problem\n  vip-mgmt doctor --json | jq \'.checks[] | select(.verdict != "ok")\'')
+    .action(async (_o, cmd: Command) =>
+      run(async (g) => {
+        const { doctorCommand } = await import('./doctor.js');
+        return doctorCommand(g);
+      }, cmd),
+    );
+
+  program
     .command('cron')
     .description('print a validated /etc/cron.d entry that runs the watchdog')
     .option('--schedule <cron>', 'five-field cron schedule', '* * * * *')
