@@ -1,0 +1,204 @@
+// Bench C: one `vip-mgmt watchdog` cycle over a 10,000-service x 8-real /proc/net/ip_vs table with 1,000 DNS service names.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createBgpLab } from '../test/lab/frr.ts';
+import { startDnsmasq } from '../test/lab/dnsmasq.ts';
+import { labConfig, writeConfig } from '../test/lab/cli.ts';
+import type * as LoadModule from '../src/config/load.ts';
+import type * as IpvsModule from '../src/core/ipvs.ts';
+import type * as LiveModule from '../src/core/live.ts';
+import type * as WatchdogModule from '../src/core/watchdog.ts';
+import type * as PrefixModule from '../src/core/prefix.ts';
+import type { ResolvedName, RunningBgp, State } from '../src/core/types.ts';
+import { benchTable, formatProcIpVs } from './gen-ipvs.ts';
+import { addLoAddresses, dist, qemuNow, quietStat, sample, type Sample, log, max, median, min, ms, must, printTable, vipMgmt, waitCount, withdrawAll } from './lib.ts';
+
+const ASN = 64512;
+const NAMES = 1000;
+
+/** The table, its distinct VIPs, and 1,000 names covering every VIP (name i -> VIP i, plus VIP 1000+i). */
+export function scenario(services = 10_000, reals = 8) {
+  const table = benchTable({ services, reals });
+  const text = formatProcIpVs(table);
+  const vips = [...new Set(table.services.map((s) => s.vip).filter((v): v is string => v !== null))];
+  const names: [string, ...string[]][] = [];
+  for (let i = 0; i < NAMES; i++) {
+    const addrs = [vips[i]!];
+    for (let j = i + NAMES; j < vips.length; j += NAMES) addrs.push(vips[j]!);
+    names.push([`s${String(i).padStart(4, '0')}.wd.bench.test`, ...addrs]);
+  }
+  return { table, text, vips, names };
+}
+
+export interface CResult {
+  services: number;
+  reals: number;
+  tableBytes: number;
+  vips: number;
+  names: number;
+  coldMs: Sample[];
+  steadyMs: Sample[];
+  steadyDnsMs: Sample[];
+  /** in-process rounds with qemu running before or after */
+  noisyRounds: number;
+  routesCold: number;
+  routesSteady: number;
+  parseMs: number[];
+  itemsMs: number[];
+  liveMs: number[];
+  decideMs: number[];
+  totalInProcessMs: number[];
+}
+
+const VIP_PREFIXES = ['192.0.2.0/24', '203.0.113.0/24', '2001:db8::/48'];
+const inVips = (p: string) => p.startsWith('192.0.2.') || p.startsWith('203.0.113.') || (p.startsWith('2001:db8::') && !p.startsWith('2001:db8:ffff'));
+
+export async function benchC(opts: { cold?: number; steady?: number; inProcess?: number } = {}): Promise<CResult> {
+  // the core modules of the tree being measured (its compiled dist/, the code the CLI runs)
+  const { loadConfig } = (await import(dist('config/load.js'))) as typeof LoadModule;
+  const { parseProcIpVs } = (await import(dist('core/ipvs.js'))) as typeof IpvsModule;
+  const { liveCounts } = (await import(dist('core/live.js'))) as typeof LiveModule;
+  const { decideAll, watchItems } = (await import(dist('core/watchdog.js'))) as typeof WatchdogModule;
+  const { toVip } = (await import(dist('core/prefix.js'))) as typeof PrefixModule;
+  const dir = await mkdtemp(join(tmpdir(), 'vip-bench-c-'));
+  const { text, vips, names } = scenario();
+  const tablePath = join(dir, 'ip_vs');
+  await writeFile(tablePath, text);
+  log(`C: table ${(text.length / 1e6).toFixed(2)} MB, ${vips.length} distinct VIPs, ${names.length} names; building the lab`);
+  const dns = await startDnsmasq({ records: { hosts: names }, ttl: 300 });
+  const lab = await createBgpLab({ lbs: [{ name: 'par1', asn: ASN }], router: { asn: 65000 } });
+  const r: CResult = {
+    services: 10_000,
+    reals: 8,
+    tableBytes: text.length,
+    vips: vips.length,
+    names: names.length,
+    coldMs: [],
+    steadyMs: [],
+    steadyDnsMs: [],
+    noisyRounds: 0,
+    routesCold: 0,
+    routesSteady: 0,
+    parseMs: [],
+    itemsMs: [],
+    liveMs: [],
+    decideMs: [],
+    totalInProcessMs: [],
+  };
+  try {
+    const lb = lab.lbs.par1!;
+    await addLoAddresses(lb.ns, dir, vips);
+    const stateDir = join(dir, 'state');
+    const cfg = await writeConfig(
+      dir,
+      labConfig({
+        dc: 'par1',
+        pathspace: lb.pathspace,
+        dnsPort: dns.port,
+        stateDir,
+        datacenters: { par1: ASN, lon1: 64513 },
+        vipPrefixes: VIP_PREFIXES,
+        services: names.map(([name]) => ({ name, prefer: ['par1', 'lon1'] })),
+        extra: {
+          bgp: { speaker: 'frr', vtysh: 'vtysh', pathspace: lb.pathspace, verify_timeout: '30s', timeout: '60s' },
+          dns: { servers: [`127.0.0.1:${dns.port}`], timeout: '2s', attempts: 2 },
+          watchdog: { ipvs: { source: 'proc', path: tablePath } },
+        },
+      }),
+    );
+    const count = async () => (await waitCount(lab, 4, inVips, () => true)) + (await waitCount(lab, 6, inVips, () => true));
+    const waitAll = async () => {
+      await waitCount(lab, 4, inVips, (n) => n === vips.filter((v) => !v.includes(':')).length);
+      await waitCount(lab, 6, inVips, (n) => n === vips.filter((v) => v.includes(':')).length);
+    };
+    const prefixes = vips.map((v) => toVip(v).prefix);
+
+    for (let i = 0; i < (opts.cold ?? 3); i++) {
+      // cold: nothing announced, no state (no DNS cache, no watchdog counters)
+      await withdrawAll(lb, ASN, prefixes);
+      await waitCount(lab, 4, inVips, (n) => n === 0);
+      await waitCount(lab, 6, inVips, (n) => n === 0);
+      await rm(stateDir, { recursive: true, force: true });
+      const [c, cs] = await sample(() => vipMgmt(cfg, ['watchdog'], 300_000));
+      must(c, 'watchdog (cold)');
+      r.coldMs.push(cs);
+      await waitAll();
+      r.routesCold = await count();
+      log(`C: cold ${ms(c.ms)}${cs.noisy ? ' (qemu running)' : ''}, router has ${r.routesCold} of ${vips.length}`);
+    }
+    for (let i = 0; i < (opts.steady ?? 10); i++) {
+      const [s, ss] = await sample(() => vipMgmt(cfg, ['watchdog']));
+      must(s, 'watchdog (steady)');
+      if (s.stderr.trim() !== '') log(`C: steady run said: ${s.stderr.slice(0, 500)}`);
+      r.steadyMs.push(ss);
+    }
+    log(`C: steady (DNS cache fresh) median ${quietStat(r.steadyMs, median)}`);
+    const statePath = join(stateDir, 'state.json');
+    for (let i = 0; i < (opts.steady ?? 10) / 2; i++) {
+      // the same, but every name's DNS cache entry dropped: 1,000 names asked again (A and AAAA)
+      const st = JSON.parse(await readFile(statePath, 'utf8')) as State;
+      await writeFile(statePath, JSON.stringify({ ...st, dns: {} }));
+      const [s, ss] = await sample(() => vipMgmt(cfg, ['watchdog']));
+      must(s, 'watchdog (steady, DNS expired)');
+      r.steadyDnsMs.push(ss);
+    }
+    log(`C: steady (DNS asked again) median ${quietStat(r.steadyDnsMs, median)}`);
+    r.routesSteady = await count();
+
+    // in-process: parse + live counts + decide, the pure core of a cycle, on the same table and config
+    const config = await loadConfig(cfg);
+    const resolved: ResolvedName[] = names.map(([name, ...addrs]) => ({ name, chain: [], addresses: addrs, ttl: 300 }));
+    const running: RunningBgp = { asn: ASN, networks: prefixes.map((prefix) => ({ prefix, routeMap: 'VIP-RANK-0' })), routeMaps: ['VIP-RANK-0'], text: '' };
+    const state: State = JSON.parse(await readFile(statePath, 'utf8'));
+    const fileText = await readFile(tablePath, 'utf8');
+    let changes = -1;
+    for (let i = 0; i < (opts.inProcess ?? 20) + 3; i++) {
+      if (i >= 3 && qemuNow()) r.noisyRounds++;
+      const t0 = performance.now();
+      const table = parseProcIpVs(fileText);
+      const t1 = performance.now();
+      const { items } = watchItems(config, resolved, []);
+      const t2 = performance.now();
+      const counts = liveCounts(table, items.map((it) => it.vip.address), { fwmarks: config.watchdog.fwmarks, exclude: config.watchdog.exclude_realservers });
+      const live = new Map([...counts].map(([v, c]) => [v, c.live]));
+      const t3 = performance.now();
+      const d = decideAll(items, live, running, state);
+      const t4 = performance.now();
+      changes = d.changes.length;
+      if (i < 3) continue; // warm-up
+      r.parseMs.push(t1 - t0);
+      r.itemsMs.push(t2 - t1);
+      r.liveMs.push(t3 - t2);
+      r.decideMs.push(t4 - t3);
+      r.totalInProcessMs.push(t4 - t0);
+    }
+    log(`C: in-process parse ${ms(median(r.parseMs))}, watchItems ${ms(median(r.itemsMs))}, live ${ms(median(r.liveMs))}, decide ${ms(median(r.decideMs))} (${changes} changes decided: steady means 0)`);
+  } finally {
+    await lab.destroy();
+    await dns.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+  printC(r);
+  return r;
+}
+
+export function printC(r: CResult): void {
+  const row = (what: string, xs: number[]) => [what, xs.length, ms(median(xs)), ms(min(xs)), ms(max(xs))];
+  const cli = (what: string, xs: Sample[]) => [what, xs.length, quietStat(xs, median), ms(min(xs.map((x) => x.ms))), ms(max(xs.map((x) => x.ms)))];
+  printTable(
+    `C. One watchdog cycle: ${r.services.toLocaleString('en')} services x ${r.reals} reals (${(r.tableBytes / 1e6).toFixed(1)} MB /proc/net/ip_vs format), ` +
+      `${r.names} names -> ${r.vips} VIPs; router had ${r.routesCold} routes after cold, ${r.routesSteady} after steady`,
+    ['measurement', 'runs', 'median', 'min', 'max'],
+    [
+      cli('cold: `vip-mgmt watchdog`, nothing announced, no state (announces every VIP)', r.coldMs),
+      cli('steady: `vip-mgmt watchdog`, nothing changes, DNS cache fresh', r.steadyMs),
+      cli('steady, DNS cache dropped (1,000 names resolved again)', r.steadyDnsMs),
+      row('in-process: parseProcIpVs (10,000 services)', r.parseMs),
+      row('in-process: watchItems (1,000 names -> 1,250 VIPs, policy)', r.itemsMs),
+      row('in-process: liveCounts (1,250 VIPs)', r.liveMs),
+      row('in-process: decideAll (1,250 VIPs)', r.decideMs),
+      row(`in-process: parse + live + decide (${r.noisyRounds} of ${r.totalInProcessMs.length} rounds with qemu running)`, r.totalInProcessMs),
+    ],
+  );
+}
