@@ -179,20 +179,42 @@ export function createSpeaker(opts: SpeakerOptions): DiagnosableSpeaker {
     if (dialect === 'quagga' && stdout.trim() === '') throw quaggaBgpdDown(argv);
   };
 
+  const noRunning = (argv: string[], stdout: string) =>
+    new VipError('VIP_E_SPEAKER_DOWN', `vtysh printed no running configuration${where}; is the speaker running? (systemctl status ${service})`, {
+      command: shortArgv(bin, [...base, ...argv]),
+      stdout: tail(stdout),
+    });
+
+  const readRunning = async (): Promise<RunningBgp> => {
+    const action = 'read the running configuration';
+    const argv = ['-c', PROBE[dialect], '-c', 'show running-config'];
+    const { stdout } = await run('read', argv, action);
+    const { probe, running } = splitProbeAndRunning(stdout);
+    if (dialect === 'quagga' && probe.trim() === '') throw quaggaBgpdDown(argv);
+    if (running === '') throw noRunning(argv, stdout);
+    return parseRunningConfig(running);
+  };
+
   return {
-    async readRunning(): Promise<RunningBgp> {
-      const action = 'read the running configuration';
-      const argv = ['-c', PROBE[dialect], '-c', 'show running-config'];
-      const { stdout } = await run('read', argv, action);
+    readRunning,
+
+    async snapshot(prefixes: string[]): Promise<{ running: RunningBgp; table: Map<string, PrefixState> }> {
+      const wanted = [...new Set(prefixes.map((p) => normalisePrefix(p) ?? p))];
+      const lookups = wanted.map((p) => lookupCommand(dialect, p));
+      // FRR: probe, then every lookup (JSON), then the running config, whose "Building
+      // configuration..." line separates the two. Quagga prints text lookups: two calls there.
+      if (dialect !== 'frr' || argvBytes(lookups) + 64 > maxArgv) return { running: await readRunning(), table: await this.lookup(wanted) };
+      const argv = ['-c', PROBE.frr, ...lookups.flatMap((c) => ['-c', c]), '-c', 'show running-config'];
+      const { stdout } = await run('read', argv, `read the running configuration and look up ${wanted.length} prefixes`);
       const { probe, running } = splitProbeAndRunning(stdout);
-      if (dialect === 'quagga' && probe.trim() === '') throw quaggaBgpdDown(argv);
-      if (running === '') {
-        throw new VipError('VIP_E_SPEAKER_DOWN', `vtysh printed no running configuration${where}; is the speaker running? (systemctl status ${service})`, {
-          command: shortArgv(bin, [...base, ...argv]),
-          stdout: tail(stdout),
-        });
+      if (running === '') throw noRunning(argv, stdout);
+      let table: Map<string, PrefixState>;
+      try {
+        table = parseLookupJson(probe, wanted, { skipLeading: 1 });
+      } catch (e) {
+        throw new VipError('VIP_E_SPEAKER_DOWN', `could not read vtysh's BGP table answer${where}: ${(e as Error).message}`, { stdout: tail(stdout) });
       }
-      return parseRunningConfig(running);
+      return { running: parseRunningConfig(running), table };
     },
 
     async apply(asn: number, changes: SpeakerChange[]): Promise<void> {

@@ -59,8 +59,8 @@ export async function readBack(
 ): Promise<{ verdicts: Verdict[]; running: RunningBgp; table: Map<string, PrefixState> }> {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 50; ; delay = Math.min(delay * 2, 400)) {
-    const running = await speaker.readRunning();
-    const table = await speaker.lookup(plan.map((c) => c.vip.prefix));
+    const prefixes = plan.map((c) => c.vip.prefix);
+    const { running, table } = speaker.snapshot ? await speaker.snapshot(prefixes) : { running: await speaker.readRunning(), table: await speaker.lookup(prefixes) };
     const verdicts = plan.map((c) => verify(intent, c, running, table.get(c.vip.prefix)));
     if (verdicts.every((v) => v.verified) || Date.now() >= deadline) return { verdicts, running, table };
     await new Promise((r) => setTimeout(r, delay));

@@ -258,8 +258,8 @@ export function prefixStateFromJson(doc: unknown): PrefixState | null {
  * order. Every asked prefix gets an entry, keyed by its normalised form; `{}` and FRR's
  * `{"warning":"Default BGP instance not found"}` mean not in the table.
  */
-export function parseLookupJson(text: string, prefixes: string[]): Map<string, PrefixState> {
-  const docs = splitJsonValues(text);
+export function parseLookupJson(text: string, prefixes: string[], opts: { skipLeading?: number } = {}): Map<string, PrefixState> {
+  const docs = splitJsonValues(text).slice(opts.skipLeading ?? 0);
   if (docs.length !== prefixes.length) {
     throw new SyntaxError(`vtysh printed ${docs.length} JSON answers for ${prefixes.length} lookups`);
   }

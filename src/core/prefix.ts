@@ -46,24 +46,42 @@ export function normalisePrefix(text: string): string | null {
 }
 
 /** True when the VIP lies inside one of the (normalised or not) prefixes. */
+// vip_prefixes is one array per config: parse it once, not once per VIP (a watchdog cycle asks
+// for every VIP of every service).
+const parsedPrefixes = new WeakMap<readonly string[], [ipaddr.IPv4 | ipaddr.IPv6, number][]>();
+
 export function insideAny(vip: Vip, prefixes: readonly string[]): boolean {
+  let nets = parsedPrefixes.get(prefixes);
+  if (!nets) {
+    nets = prefixes.flatMap((p): [ipaddr.IPv4 | ipaddr.IPv6, number][] => {
+      const n = normalisePrefix(p);
+      if (!n) return [];
+      const [a, l] = n.split('/') as [string, string];
+      return [[ipaddr.parse(a), Number(l)]];
+    });
+    parsedPrefixes.set(prefixes, nets);
+  }
   const addr = ipaddr.parse(vip.address);
-  return prefixes.some((p) => {
-    const n = normalisePrefix(p);
-    if (!n) return false;
-    const [a, l] = n.split('/') as [string, string];
-    const net = ipaddr.parse(a);
-    return net.kind() === addr.kind() && addr.match(net, Number(l));
-  });
+  return nets.some(([net, len]) => net.kind() === addr.kind() && addr.match(net, len));
 }
 
 /** Stable order: IPv4 before IPv6, then numerically. */
 export function compareVips(a: Vip, b: Vip): number {
   if (a.family !== b.family) return a.family - b.family;
-  const x = ipaddr.parse(a.address).toByteArray();
-  const y = ipaddr.parse(b.address).toByteArray();
+  return compareBytes(ipaddr.parse(a.address).toByteArray(), ipaddr.parse(b.address).toByteArray());
+}
+
+function compareBytes(x: number[], y: number[]): number {
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
   return 0;
+}
+
+/** Sort VIPs (or things carrying one) in compareVips order, parsing each address once. */
+export function sortByVip<T>(items: T[], vipOf: (t: T) => Vip): T[] {
+  return items
+    .map((t) => ({ t, v: vipOf(t), b: ipaddr.parse(vipOf(t).address).toByteArray() }))
+    .sort((x, y) => (x.v.family !== y.v.family ? x.v.family - y.v.family : compareBytes(x.b, y.b)))
+    .map((x) => x.t);
 }
 
 export function compareAddresses(a: string, b: string): number {

@@ -70,6 +70,9 @@ export interface Speaker {
   apply(asn: number, changes: SpeakerChange[]): Promise<void>;
   /** Look up prefixes in the local BGP table. */
   lookup(prefixes: string[]): Promise<Map<string, PrefixState>>;
+  /** readRunning and lookup in ONE vtysh process where the speaker can (the read-back after a
+   *  change: a vtysh start costs more than the reads themselves). */
+  snapshot?(prefixes: string[]): Promise<{ running: RunningBgp; table: Map<string, PrefixState> }>;
 }
 
 // ---- state ----------------------------------------------------------------------------------

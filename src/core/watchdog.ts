@@ -2,7 +2,7 @@
 import { decide, type Decision, type Policy } from './decide.js';
 import { VipError } from './errors.js';
 import { routeMapName, rankFor } from './plan.js';
-import { compareVips, insideAny, toVip } from './prefix.js';
+import { insideAny, sortByVip, toVip } from './prefix.js';
 import type { DnsCacheEntry, ResolvedName, RunningBgp, SpeakerChange, State, Vip } from './types.js';
 import type { Config } from '../config/load.js';
 
@@ -24,9 +24,11 @@ export function watchItems(
   const items = new Map<string, WatchItem>();
   const errors: VipError[] = [];
   const wd = config.watchdog;
+  const services = new Map(config.services.map((s) => [s.name, s]));
   for (const r of resolved) {
-    const service = config.services.find((s) => s.name === r.name);
-    const rank = rankFor(config, r.name);
+    const service = services.get(r.name.toLowerCase().replace(/\.$/, ''));
+    // same rule as rankFor (plan.ts), without a search of every service per name
+    const rank = service ? (service.prefer.indexOf(config.dc) < 0 ? null : service.prefer.indexOf(config.dc)) : rankFor(config, r.name);
     if (rank === null) continue; // this DC does not announce the service at all
     const min = service?.min_realservers ?? wd.min_realservers;
     const restore = service?.restore_realservers ?? Math.max(min, wd.restore_realservers ?? min);
@@ -57,7 +59,7 @@ export function watchItems(
       items.set(vip.prefix, { vip, names: [], routeMap: routeMapName(0), policy: { min, restore, rise: wd.rise, fall: wd.fall }, discovered: true });
     }
   }
-  return { items: [...items.values()].sort((a, b) => compareVips(a.vip, b.vip)), errors };
+  return { items: sortByVip([...items.values()], (i) => i.vip), errors };
 }
 
 // ---- DNS cache ------------------------------------------------------------------------------

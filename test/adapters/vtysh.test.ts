@@ -105,6 +105,19 @@ describe('vtysh speaker on a real FRR', { concurrency: false }, () => {
     assert.deepEqual(route!.best!.asPath, [ASN, ASN, ASN], 'VIP-RANK-2 prepends twice');
   });
 
+  test('snapshot: the running config and the table from one vtysh, the same as readRunning + lookup', async (t) => {
+    if (!gate(t)) return;
+    // the networks the previous test added stay configured
+    const prefixes = ['192.0.2.10/32', '2001:db8::10/128', '192.0.2.20/32', '192.0.2.99/32'];
+    await waitTable(sp, ['192.0.2.10/32'], (s) => s.valid);
+    const snap = await sp.snapshot!(prefixes);
+    assert.deepEqual(snap.running, await sp.readRunning());
+    assert.deepEqual(snap.table, await sp.lookup(prefixes));
+    assert.ok(snap.running.networks.some((n) => n.prefix === '192.0.2.10/32'));
+    assert.equal(snap.table.get('192.0.2.10/32')!.valid, true);
+    assert.equal(snap.table.get('192.0.2.99/32')!.inTable, false);
+  });
+
   test('apply replaces a route-map in place, and delete removes the networks', async (t) => {
     if (!gate(t)) return;
     await sp.apply(ASN, [{ action: 'add', prefix: '192.0.2.11/32', routeMap: 'VIP-RANK-0' }]);
@@ -289,6 +302,7 @@ describe('vtysh speaker on a real FRR', { concurrency: false }, () => {
       assert.equal(e.details.exitCode, 1);
       assert.equal(e.details.stderr, 'bgpd is not running');
       await rejectsWith(sp.lookup(['192.0.2.10/32']), 'VIP_E_SPEAKER_DOWN', /bgpd is not running/);
+      await rejectsWith(sp.snapshot!(['192.0.2.10/32']), 'VIP_E_SPEAKER_DOWN', /bgpd is not running/);
       await rejectsWith(sp.apply(ASN, [{ action: 'add', prefix: '192.0.2.10/32', routeMap: 'VIP-RANK-0' }]), 'VIP_E_SPEAKER_DOWN', /bgpd is not running/);
       // the -f path would exit 0 having applied nothing: its probe catches it first
       const small = createSpeaker({ dialect: 'frr', vtysh: 'vtysh', pathspace: ps, timeoutMs: 5000, maxArgvBytes: 10 });
