@@ -100,7 +100,7 @@ export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
 }
 
 function procService(t: string[], where: string, hz: number, warnings: string[], canon: Canon): IpvsService | null {
-  const line = t.join(' ');
+  const line = { toString: () => t.join(' ') }; // built only for a warning
   const proto = t[0]!;
   const kind = proto.toLowerCase();
   let rest: string[];
@@ -157,7 +157,7 @@ function procService(t: string[], where: string, hz: number, warnings: string[],
 }
 
 function procReal(t: string[], where: string, warnings: string[], canon: Canon): IpvsReal | null {
-  const line = t.join(' ');
+  const line = { toString: () => t.join(' ') }; // built only for a warning
   const ap = procAddrPort(t[1], canon);
   const weight = signedDecimal(t[3]);
   const active = decimal(t[4]);
@@ -181,10 +181,8 @@ function procAddrPort(tok: string | undefined, canon: Canon): { address: string;
     const p = canon(a.slice(1, -1));
     return p && p.family === 6 ? { address: p.address, port } : null;
   }
-  const n = hexNumber(a, 8);
-  if (n === null || a.length !== 8) return null;
-  // Dotted decimal without leading zeros is already the canonical form of prefix.ts.
-  return { address: [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.'), port };
+  const dotted = hexV4(a);
+  return dotted === null ? null : { address: dotted, port };
 }
 
 // ---- ipvsadm -S -n ------------------------------------------------------------------------
@@ -443,6 +441,20 @@ function forward(name: string, where: string, warnings: string[]): IpvsForward {
   const f = name.toLowerCase();
   if (!KNOWN_FORWARDS.has(f)) warnings.push(`${where}: unknown forwarding method "${name}" kept as "${f}"`);
   return f;
+}
+
+// 80,000 real-server lines name a few thousand addresses: convert each hex form once.
+const hexV4Seen = new Map<string, string | null>();
+function hexV4(a: string): string | null {
+  let d = hexV4Seen.get(a);
+  if (d === undefined) {
+    const n = hexNumber(a, 8);
+    // Dotted decimal without leading zeros is already the canonical form of prefix.ts.
+    d = n === null || a.length !== 8 ? null : [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+    if (hexV4Seen.size > 100_000) hexV4Seen.clear();
+    hexV4Seen.set(a, d);
+  }
+  return d;
 }
 
 function hexNumber(text: string | undefined, maxDigits: number): number | null {

@@ -66,3 +66,10 @@ test('missing required keys are named', () => {
   assert.ok(paths.includes('vip_prefixes'));
   assert.ok(paths.includes('datacenters'));
 });
+
+test('a duplicate key is an error with its line, not a silent last-one-wins', () => {
+  const { config, problems } = parseConfigText('dc: par1\nvip_prefixes: [192.0.2.0/24]\ndatacenters: { par1: { asn: 64512 } }\ndc: lon1\n');
+  assert.equal(config, undefined);
+  assert.equal(problems[0]!.path, 'line 4');
+  assert.match(problems[0]!.message, /duplicated mapping key/);
+});
