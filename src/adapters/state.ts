@@ -11,6 +11,7 @@ export const STATE_FILE = 'state.json';
 export const LOCK_FILE = 'run.lock';
 
 export function createStateStore(dir: string, opts: { onCompromised?: (e: Error) => void } = {}): StateStore {
+  let lastText: string | null = null; // the file's text as this store last read or wrote it
   const file = join(dir, STATE_FILE);
 
   async function ensureDir(): Promise<void> {
@@ -66,13 +67,18 @@ export function createStateStore(dir: string, opts: { onCompromised?: (e: Error)
       }
       const problem = checkState(data);
       if (problem) throw corrupt(file, problem);
+      lastText = text;
       return data as State;
     },
 
     async write(state) {
+      const text = JSON.stringify(state, null, 2) + '\n';
+      // A quiet watchdog cycle changes nothing: no rewrite (and fsync) of an identical file.
+      if (text === lastText) return;
       await ensureDir();
       try {
-        await writeFileAtomic(file, JSON.stringify(state, null, 2) + '\n', { mode: 0o644, fsync: true });
+        await writeFileAtomic(file, text, { mode: 0o644, fsync: true });
+        lastText = text;
       } catch (e) {
         throw new VipError('VIP_E_STATE_IO', `cannot write ${file}: ${(e as Error).message}`, { path: file });
       }

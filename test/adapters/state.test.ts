@@ -40,3 +40,19 @@ test('a second lock holder gets VIP_E_LOCKED (exit 75) until the first releases'
   const again = await b.lock();
   await again();
 });
+
+test('writing back the state just read leaves the file alone; a change is written', async () => {
+  const { stat } = await import('node:fs/promises');
+  const dir = await tmp();
+  const store = createStateStore(dir);
+  const s = setHolds(emptyState(), ['192.0.2.1/32'], { reason: 'r', by: 'me', since: '2026-01-01T00:00:00.000Z', names: ['a.tld'] });
+  await store.write(s);
+  const file = join(dir, 'state.json');
+  const before = await stat(file);
+  const again = createStateStore(dir);
+  await again.write(await again.read());
+  assert.equal((await stat(file)).ino, before.ino, 'an atomic rewrite would give a new inode');
+  await again.write(setHolds(await again.read(), ['192.0.2.2/32'], { reason: 'r2', by: 'me', since: '2026-01-01T00:00:00.000Z', names: ['b.tld'] }));
+  assert.notEqual((await stat(file)).ino, before.ino);
+  assert.ok('192.0.2.2/32' in JSON.parse(await readFile(file, 'utf8')).holds);
+});
