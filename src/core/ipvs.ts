@@ -178,7 +178,10 @@ function procAddrPort(tok: string | undefined, canon: Canon): { address: string;
   const a = tok.slice(0, colon);
   if (port === null) return null;
   if (a.startsWith('[') && a.endsWith(']')) {
-    const p = canon(a.slice(1, -1));
+    const inner = a.slice(1, -1);
+    const fast = expandedV6ToCanonical(inner);
+    if (fast !== null) return { address: fast, port };
+    const p = canon(inner);
     return p && p.family === 6 ? { address: p.address, port } : null;
   }
   const dotted = hexV4(a);
@@ -441,6 +444,37 @@ function forward(name: string, where: string, warnings: string[]): IpvsForward {
   const f = name.toLowerCase();
   if (!KNOWN_FORWARDS.has(f)) warnings.push(`${where}: unknown forwarding method "${name}" kept as "${f}"`);
   return f;
+}
+
+/**
+ * The kernel prints IPv6 fully expanded ("2001:0db8:0000:...:0010"): compress it to the RFC 5952
+ * form prefix.ts uses ("2001:db8::10") without a general-purpose parse, which was a quarter of a
+ * 10,000-service table's parse. Anything else (e.g. an IPv4-mapped address, which prefix.ts turns
+ * into IPv4) returns null and takes the general path.
+ */
+export function expandedV6ToCanonical(text: string): string | null {
+  if (text.length !== 39 || !/^[0-9a-fA-F]{4}(?::[0-9a-fA-F]{4}){7}$/.test(text)) return null;
+  const groups = text.split(':').map((g) => parseInt(g, 16));
+  if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff) return null;
+  // the longest run of two or more zero groups (the first one on a tie) becomes "::"
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }
 
 // 80,000 real-server lines name a few thousand addresses: convert each hex form once.

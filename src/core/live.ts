@@ -1,5 +1,5 @@
 // Live real servers per VIP from an IPVS table (SPEC.md "What counts as a live real server"); pure.
-import { compareAddresses, parseAddress } from './prefix.js';
+import { parseAddress, sortByVip, toVip } from './prefix.js';
 import type { IpvsReal, IpvsTable } from './ipvs.js';
 
 export interface RealServerRef {
@@ -71,7 +71,7 @@ export function liveCounts(table: IpvsTable, vips: string[], opts: LiveOptions):
 export function ipvsVips(table: IpvsTable): string[] {
   const seen = new Set<string>();
   for (const s of table.services) if (s.vip !== null) seen.add(s.vip);
-  return [...seen].sort(compareAddresses);
+  return sortByVip([...seen], toVip); // each address parsed once, not per comparison
 }
 
 function push<K>(map: Map<K, number[]>, key: K, n: number): void {

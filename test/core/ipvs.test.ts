@@ -363,3 +363,29 @@ describe('reader adapter', () => {
     await assert.rejects(r.read(), unreadable(/\/nonexistent\/ipvsadm not found/));
   });
 });
+
+test('expandedV6ToCanonical agrees with the general parser (RFC 5952) on every zero-run shape', async () => {
+  const { expandedV6ToCanonical } = await import('../../src/core/ipvs.ts');
+  const { parseAddress } = await import('../../src/core/prefix.ts');
+  const assertEq = (await import('node:assert/strict')).default.equal;
+  let n = 0;
+  // every pattern of zero / non-zero groups (256), with small and large values, plus edge cases
+  for (let mask = 0; mask < 256; mask++) {
+    for (const v of [1, 0xabcd, 0x10]) {
+      const groups = Array.from({ length: 8 }, (_, i) => (mask & (1 << i) ? v + i : 0));
+      const expanded = groups.map((g) => g.toString(16).padStart(4, '0')).join(':');
+      const fast = expandedV6ToCanonical(expanded);
+      const slow = parseAddress(expanded);
+      if (fast === null) {
+        assertEq(slow?.family, 4, `${expanded}: only IPv4-mapped addresses leave the fast path`);
+        continue;
+      }
+      assertEq(fast, slow!.address, expanded);
+      n++;
+    }
+  }
+  assertEq(expandedV6ToCanonical('2001:0DB8:0000:0000:0000:0000:0000:0010'), '2001:db8::10');
+  assertEq(expandedV6ToCanonical('0000:0000:0000:0000:0000:ffff:c000:0201'), null, 'IPv4-mapped: general path');
+  assertEq(expandedV6ToCanonical('2001:db8::10'), null, 'not the kernel form');
+  assertEq(n > 700, true);
+});
