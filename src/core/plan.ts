@@ -24,13 +24,21 @@ export interface PlannedChange {
   reason: string;
 }
 
-/** Rank of this host's DC for NAME: its index in the service's prefer list; rank 0 for a literal
- *  address or a name that no service lists; null when the service does not include this DC. */
-export function rankFor(config: Pick<Config, 'dc' | 'services'>, name: string): number | null {
-  const service = config.services.find((s) => s.name === name.toLowerCase().replace(/\.$/, ''));
+/** A name as the config keys services (schema.ts lower-cases them and drops a trailing dot). */
+export const serviceKey = (name: string): string => name.toLowerCase().replace(/\.$/, '');
+
+/** Rank of DC in SERVICE's prefer list: rank 0 when no service lists the name (a literal address,
+ *  an unlisted name); null when the service does not include DC. */
+export function rankIn(service: { prefer: string[] } | undefined, dc: string): number | null {
   if (!service) return 0;
-  const r = service.prefer.indexOf(config.dc);
+  const r = service.prefer.indexOf(dc);
   return r < 0 ? null : r;
+}
+
+/** Rank of this host's DC for NAME (see rankIn). */
+export function rankFor(config: Pick<Config, 'dc' | 'services'>, name: string): number | null {
+  const key = serviceKey(name);
+  return rankIn(config.services.find((s) => s.name === key), config.dc);
 }
 
 /**

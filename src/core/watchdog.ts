@@ -1,7 +1,7 @@
 // Pure parts of a watchdog cycle: what to watch, the DNS cache rules, and the per-VIP decisions.
 import { decide, type Decision, type Policy } from './decide.js';
 import { VipError } from './errors.js';
-import { routeMapName, rankFor } from './plan.js';
+import { rankIn, routeMapName, serviceKey } from './plan.js';
 import { insideAny, sortByVip, toVip } from './prefix.js';
 import type { DnsCacheEntry, ResolvedName, RunningBgp, SpeakerChange, State, Vip } from './types.js';
 import type { Config } from '../config/load.js';
@@ -26,9 +26,8 @@ export function watchItems(
   const wd = config.watchdog;
   const services = new Map(config.services.map((s) => [s.name, s]));
   for (const r of resolved) {
-    const service = services.get(r.name.toLowerCase().replace(/\.$/, ''));
-    // same rule as rankFor (plan.ts), without a search of every service per name
-    const rank = service ? (service.prefer.indexOf(config.dc) < 0 ? null : service.prefer.indexOf(config.dc)) : rankFor(config, r.name);
+    const service = services.get(serviceKey(r.name));
+    const rank = rankIn(service, config.dc);
     if (rank === null) continue; // this DC does not announce the service at all
     const min = service?.min_realservers ?? wd.min_realservers;
     const restore = service?.restore_realservers ?? Math.max(min, wd.restore_realservers ?? min);
