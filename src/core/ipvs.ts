@@ -67,7 +67,7 @@ const KNOWN_FLAGS = new Set(['ops']);
  */
 export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
   const hz = opts.hz ?? DEFAULT_HZ;
-  const canon = memoParse();
+  const canon = memo(procAddress);
   const services: IpvsService[] = [];
   const warnings: string[] = [];
   let current: IpvsService | null = null;
@@ -99,7 +99,7 @@ export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
   return sortTable({ services, warnings });
 }
 
-function procService(t: string[], where: string, hz: number, warnings: string[], canon: Canon): IpvsService | null {
+function procService(t: string[], where: string, hz: number, warnings: string[], canon: ProcCanon): IpvsService | null {
   const line = { toString: () => t.join(' ') }; // built only for a warning
   const proto = t[0]!;
   const kind = proto.toLowerCase();
@@ -156,7 +156,7 @@ function procService(t: string[], where: string, hz: number, warnings: string[],
   return { kind, vip, port, fwmark, scheduler, persistent, flags, reals: [] };
 }
 
-function procReal(t: string[], where: string, warnings: string[], canon: Canon): IpvsReal | null {
+function procReal(t: string[], where: string, warnings: string[], canon: ProcCanon): IpvsReal | null {
   const line = { toString: () => t.join(' ') }; // built only for a warning
   const ap = procAddrPort(t[1], canon);
   const weight = signedDecimal(t[3]);
@@ -170,22 +170,30 @@ function procReal(t: string[], where: string, warnings: string[], canon: Canon):
 }
 
 /** "C0000201:0050" or "[2001:0db8:...:0001]:0050" -> canonical address and port. */
-function procAddrPort(tok: string | undefined, canon: Canon): { address: string; port: number } | null {
+function procAddrPort(tok: string | undefined, canon: ProcCanon): { address: string; port: number } | null {
   if (!tok) return null;
   const colon = tok.lastIndexOf(':');
   if (colon < 0) return null;
   const port = hexNumber(tok.slice(colon + 1), 4);
-  const a = tok.slice(0, colon);
   if (port === null) return null;
+  const address = canon(tok.slice(0, colon));
+  return address === null ? null : { address, port };
+}
+
+/** The kernel's address text, "%08X" IPv4 or "[%pI6]" fully expanded IPv6, in prefix.ts's canonical
+ *  form; null when it is neither. */
+function procAddress(a: string): string | null {
   if (a.startsWith('[') && a.endsWith(']')) {
     const inner = a.slice(1, -1);
     const fast = expandedV6ToCanonical(inner);
-    if (fast !== null) return { address: fast, port };
-    const p = canon(inner);
-    return p && p.family === 6 ? { address: p.address, port } : null;
+    if (fast !== null) return fast;
+    const p = parseAddress(inner);
+    return p && p.family === 6 ? p.address : null;
   }
-  const dotted = hexV4(a);
-  return dotted === null ? null : { address: dotted, port };
+  const n = hexNumber(a, 8);
+  if (n === null || a.length !== 8) return null;
+  // Dotted decimal without leading zeros is already the canonical form of prefix.ts.
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
 // ---- ipvsadm -S -n ------------------------------------------------------------------------
@@ -230,7 +238,7 @@ const SERVICE_KINDS = new Map<string, IpvsKind>([
  */
 export function parseIpvsadmSave(text: string): IpvsTable {
   const warnings: string[] = [];
-  const canon = memoParse();
+  const canon = memo(parseAddress);
   const byKey = new Map<string, IpvsService>();
 
   text.split('\n').forEach((raw, i) => {
@@ -391,17 +399,18 @@ function saveAddrPort(text: string, portOptional: boolean, canon: Canon): { addr
 // ---- shared -------------------------------------------------------------------------------
 
 type Canon = (text: string) => ReturnType<typeof parseAddress>;
+type ProcCanon = (token: string) => string | null;
 
-/** parseAddress remembered for one parse: a big table names the same real servers thousands of times. */
-function memoParse(): Canon {
-  const seen = new Map<string, ReturnType<typeof parseAddress>>();
+/** F remembered for one parse: a big table names the same real servers thousands of times. */
+function memo<T>(f: (text: string) => T): (text: string) => T {
+  const seen = new Map<string, T>();
   return (text) => {
-    let p = seen.get(text);
-    if (p === undefined) {
-      p = parseAddress(text);
-      seen.set(text, p);
+    let v = seen.get(text);
+    if (v === undefined) {
+      v = f(text);
+      seen.set(text, v);
     }
-    return p;
+    return v;
   };
 }
 
@@ -475,20 +484,6 @@ export function expandedV6ToCanonical(text: string): string | null {
   const hex = groups.map((g) => g.toString(16));
   if (best < 0) return hex.join(':');
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
-}
-
-// 80,000 real-server lines name a few thousand addresses: convert each hex form once.
-const hexV4Seen = new Map<string, string | null>();
-function hexV4(a: string): string | null {
-  let d = hexV4Seen.get(a);
-  if (d === undefined) {
-    const n = hexNumber(a, 8);
-    // Dotted decimal without leading zeros is already the canonical form of prefix.ts.
-    d = n === null || a.length !== 8 ? null : [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-    if (hexV4Seen.size > 100_000) hexV4Seen.clear();
-    hexV4Seen.set(a, d);
-  }
-  return d;
 }
 
 function hexNumber(text: string | undefined, maxDigits: number): number | null {
