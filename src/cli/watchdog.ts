@@ -185,19 +185,21 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
 /** Run one cycle and, when watchdog.metrics_file is set, write its metrics atomically (also when
  *  the cycle failed: a scrape must see the failure, not the last good cycle). */
 export async function cycleWithMetrics(deps: WatchdogDeps): Promise<CycleResult> {
-  const file = deps.config.watchdog.metrics_file;
+  // --dry-run changes nothing, the metrics file included
+  const file = deps.opts.dryRun ? '' : deps.config.watchdog.metrics_file;
+  if (!file) return watchdogCycle(deps);
   const t0 = performance.now();
   let r: CycleResult | null = null;
-  let failure: VipError | null = null;
+  let failedExit: number = EXIT.FAILED;
   try {
     r = await watchdogCycle(deps);
     return r;
   } catch (e) {
-    failure = isVipError(e) ? e : new VipError('VIP_E_FAILED', String((e as Error)?.stack ?? e));
+    if (isVipError(e)) failedExit = e.exit;
     throw e;
   } finally {
     // a cycle that found the lock busy did nothing: the previous cycle's metrics stay
-    if (file && !(r && r.code === EXIT.LOCKED)) {
+    if (r?.code !== EXIT.LOCKED) {
       const { formatMetrics } = await import('../core/metrics.js');
       const text = formatMetrics({
         decisions: r?.decisions ?? [],
@@ -205,7 +207,7 @@ export async function cycleWithMetrics(deps: WatchdogDeps): Promise<CycleResult>
         holds: r?.holds ?? new Set(),
         finishedAt: deps.clock.now(),
         durationMs: performance.now() - t0,
-        exitCode: r ? r.code : (failure?.exit ?? EXIT.FAILED),
+        exitCode: r ? r.code : failedExit,
         errors: r ? r.errors.length : 1,
       });
       try {

@@ -90,6 +90,16 @@ describe('watchdog run rules and daemon on the host lab', { concurrency: false }
     assert.match(prom, /^vip_mgmt_vip_announced\{vip="192\.0\.2\.70",prefix="192\.0\.2\.70\/32",names="svc\.wd\.test"\} 1$/m, prom);
     assert.match(prom, /^vip_mgmt_vip_live_realservers\{vip="192\.0\.2\.71",prefix="192\.0\.2\.71\/32",names=""\} 2$/m, prom);
     assert.match(prom, /^vip_mgmt_watchdog_exit_code 0$/m);
+    // --dry-run changes nothing, the metrics file included
+    await setTable([0, 0]);
+    try {
+      const dry = await cli('watchdog', '--dry-run');
+      assert.equal(dry.code, 0, describeRun(dry));
+      assert.match(dry.stdout, /192\.0\.2\.70\/32\s+delete/);
+      assert.equal(await readFile(join(dir, 'vip_mgmt.prom'), 'utf8'), prom);
+    } finally {
+      await setTable([1, 1]);
+    }
   });
 
   test('lock busy: the cycle exits 75 and prints nothing (cron overlap is normal)', async (t) => {
