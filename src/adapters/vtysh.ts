@@ -195,6 +195,30 @@ export function createSpeaker(opts: SpeakerOptions): DiagnosableSpeaker {
     return parseRunningConfig(running);
   };
 
+  const lookup = async (prefixes: string[]): Promise<Map<string, PrefixState>> => {
+    const wanted = [...new Set(prefixes.map((p) => {
+      const n = normalisePrefix(p);
+      if (!n) throw new TypeError(`not a prefix: ${p}`);
+      return n;
+    }))];
+    const out = new Map<string, PrefixState>();
+    // Reads need no atomicity, so a list too long for one command line goes in several calls.
+    let done = 0;
+    for (const chunk of chunksByBytes(wanted.map((p) => lookupCommand(dialect, p)), maxArgv)) {
+      const asked = wanted.slice(done, done + chunk.length);
+      done += chunk.length;
+      const { stdout } = await run('read', chunk.flatMap((c) => ['-c', c]), `look up ${asked.length} prefixes in the BGP table`);
+      let parsed: Map<string, PrefixState>;
+      try {
+        parsed = dialect === 'frr' ? parseLookupJson(stdout, asked) : parseLookupText(stdout, asked);
+      } catch (e) {
+        throw new VipError('VIP_E_SPEAKER_DOWN', `could not read vtysh's BGP table answer${where}: ${(e as Error).message}`, { stdout: tail(stdout) });
+      }
+      for (const [k, v] of parsed) out.set(k, v);
+    }
+    return out;
+  };
+
   return {
     readRunning,
 
@@ -203,7 +227,7 @@ export function createSpeaker(opts: SpeakerOptions): DiagnosableSpeaker {
       const lookups = wanted.map((p) => lookupCommand(dialect, p));
       // FRR: probe, then every lookup (JSON), then the running config, whose "Building
       // configuration..." line separates the two. Quagga prints text lookups: two calls there.
-      if (dialect !== 'frr' || argvBytes(lookups) + 64 > maxArgv) return { running: await readRunning(), table: await this.lookup(wanted) };
+      if (dialect !== 'frr' || argvBytes(lookups) + 64 > maxArgv) return { running: await readRunning(), table: await lookup(wanted) };
       const argv = ['-c', PROBE.frr, ...lookups.flatMap((c) => ['-c', c]), '-c', 'show running-config'];
       const { stdout } = await run('read', argv, `read the running configuration and look up ${wanted.length} prefixes`);
       const { probe, running } = splitProbeAndRunning(stdout);
@@ -242,29 +266,7 @@ export function createSpeaker(opts: SpeakerOptions): DiagnosableSpeaker {
       }
     },
 
-    async lookup(prefixes: string[]): Promise<Map<string, PrefixState>> {
-      const wanted = [...new Set(prefixes.map((p) => {
-        const n = normalisePrefix(p);
-        if (!n) throw new TypeError(`not a prefix: ${p}`);
-        return n;
-      }))];
-      const out = new Map<string, PrefixState>();
-      // Reads need no atomicity, so a list too long for one command line goes in several calls.
-      let done = 0;
-      for (const chunk of chunksByBytes(wanted.map((p) => lookupCommand(dialect, p)), maxArgv)) {
-        const asked = wanted.slice(done, done + chunk.length);
-        done += chunk.length;
-        const { stdout } = await run('read', chunk.flatMap((c) => ['-c', c]), `look up ${asked.length} prefixes in the BGP table`);
-        let parsed: Map<string, PrefixState>;
-        try {
-          parsed = dialect === 'frr' ? parseLookupJson(stdout, asked) : parseLookupText(stdout, asked);
-        } catch (e) {
-          throw new VipError('VIP_E_SPEAKER_DOWN', `could not read vtysh's BGP table answer${where}: ${(e as Error).message}`, { stdout: tail(stdout) });
-        }
-        for (const [k, v] of parsed) out.set(k, v);
-      }
-      return out;
-    },
+    lookup,
 
     async neighbors(): Promise<BgpNeighbor[]> {
       const argv = ['-c', dialect === 'frr' ? 'show bgp summary json' : 'show ip bgp summary'];

@@ -45,11 +45,11 @@ export function normalisePrefix(text: string): string | null {
   return `${ipaddr.fromByteArray(bytes).toString()}/${len}`;
 }
 
-/** True when the VIP lies inside one of the (normalised or not) prefixes. */
 // vip_prefixes is one array per config: parse it once, not once per VIP (a watchdog cycle asks
 // for every VIP of every service).
 const parsedPrefixes = new WeakMap<readonly string[], [ipaddr.IPv4 | ipaddr.IPv6, number][]>();
 
+/** True when the VIP lies inside one of the (normalised or not) prefixes. */
 export function insideAny(vip: Vip, prefixes: readonly string[]): boolean {
   let nets = parsedPrefixes.get(prefixes);
   if (!nets) {
@@ -79,8 +79,11 @@ function compareBytes(x: number[], y: number[]): number {
 /** Sort VIPs (or things carrying one) in compareVips order, parsing each address once. */
 export function sortByVip<T>(items: T[], vipOf: (t: T) => Vip): T[] {
   return items
-    .map((t) => ({ t, v: vipOf(t), b: ipaddr.parse(vipOf(t).address).toByteArray() }))
-    .sort((x, y) => (x.v.family !== y.v.family ? x.v.family - y.v.family : compareBytes(x.b, y.b)))
+    .map((t) => {
+      const v = vipOf(t);
+      return { t, family: v.family, b: ipaddr.parse(v.address).toByteArray() };
+    })
+    .sort((x, y) => (x.family !== y.family ? x.family - y.family : compareBytes(x.b, y.b)))
     .map((x) => x.t);
 }
 
