@@ -1,10 +1,5 @@
 // Bench A: announce N VIPs in one `vip-mgmt -a` run versus the original tool's one vtysh process per route.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createBgpLab } from '../test/lab/frr.ts';
-import { labConfig, writeConfig } from '../test/lab/cli.ts';
-import { addLoAddresses, qemuNow, log, median, ms, must, printTable, timed, vipMgmt, waitCount, withdrawAll } from './lib.ts';
+import { addLoAddresses, qemuNow, log, median, ms, must, printTable, timed, vipMgmt, waitCount, withBenchLab, withdrawAll } from './lib.ts';
 
 const ASN = 64512;
 /** 198.18.0.0/15 (RFC 2544 benchmarking range): room for the 1000 VIPs that 192.0.2.0/24 lacks. */
@@ -27,25 +22,15 @@ export async function benchA(opts: { sizes?: number[]; reps?: number } = {}): Pr
   const sizes = opts.sizes ?? [1, 100, 1000];
   const reps = opts.reps ?? 3;
   const all = vipsOf(Math.max(...sizes));
-  const dir = await mkdtemp(join(tmpdir(), 'vip-bench-a-'));
   log(`A: building the lab (1 LB + router, ${all.length} VIPs on the LB's lo)`);
-  const lab = await createBgpLab({ lbs: [{ name: 'par1', asn: ASN }], router: { asn: 65000 } });
   const results: AResult[] = [];
-  try {
-    const lb = lab.lbs.par1!;
+  await withBenchLab({ tag: 'a', lb: { name: 'par1', asn: ASN } }, async ({ dir, lab, lb, config }) => {
     await addLoAddresses(lb.ns, dir, all);
-    const cfg = await writeConfig(
-      dir,
-      labConfig({
-        dc: 'par1',
-        pathspace: lb.pathspace,
-        dnsPort: 53, // never asked: every NAME below is a literal address
-        stateDir: join(dir, 'state'),
-        datacenters: { par1: ASN },
-        vipPrefixes: ['198.18.0.0/15'],
-        extra: { bgp: { speaker: 'frr', vtysh: 'vtysh', pathspace: lb.pathspace, verify_timeout: '30s', timeout: '60s' } },
-      }),
-    );
+    const cfg = await config({
+      datacenters: { par1: ASN },
+      vipPrefixes: ['198.18.0.0/15'],
+      extra: { bgp: { speaker: 'frr', vtysh: 'vtysh', pathspace: lb.pathspace, verify_timeout: '30s', timeout: '60s' } },
+    });
     const reset = async () => {
       await withdrawAll(lb, ASN, all.map((a) => `${a}/32`));
       await waitCount(lab, 4, inBench, (n) => n === 0);
@@ -77,10 +62,7 @@ export async function benchA(opts: { sizes?: number[]; reps?: number } = {}): Pr
       results.push(r);
     }
     await reset();
-  } finally {
-    await lab.destroy();
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
   printA(results);
   return results;
 }

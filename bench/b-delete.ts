@@ -1,11 +1,5 @@
 // Bench B: end-to-end `vip-mgmt -d NAME` (4 VIPs: 2 A + 2 AAAA from dnsmasq), Node start included, alternating with -a.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createBgpLab } from '../test/lab/frr.ts';
-import { startDnsmasq } from '../test/lab/dnsmasq.ts';
-import { labConfig, writeConfig } from '../test/lab/cli.ts';
-import { TARGET_BIN, log, max, median, ms, must, pct, printTable, quietStat, sample, timed, vipMgmt, type Sample } from './lib.ts';
+import { TARGET_BIN, log, withBenchLab, max, median, ms, must, pct, printTable, quietStat, sample, timed, vipMgmt, type Sample } from './lib.ts';
 
 const NAME = 'www.bench.example.test';
 const VIPS = ['192.0.2.1', '192.0.2.2', '2001:db8::1', '2001:db8::2'];
@@ -21,27 +15,11 @@ export interface BResult {
 
 export async function benchB(opts: { runs?: number } = {}): Promise<BResult> {
   const runs = opts.runs ?? 25;
-  const dir = await mkdtemp(join(tmpdir(), 'vip-bench-b-'));
   log(`B: building the lab (1 LB + router, dnsmasq with ${NAME} -> 2 A + 2 AAAA)`);
-  const dns = await startDnsmasq({ records: { hosts: [[NAME, ...VIPS]] }, ttl: 30 });
-  const lab = await createBgpLab({
-    lbs: [{ name: 'par1', asn: 64512, vips: VIPS, networks: PREFIXES.map((p) => [p, 'VIP-RANK-0']) }],
-    router: { asn: 65000 },
-  });
   const r: BResult = { deleteMs: [], addMs: [], nodeMs: [], versionMs: [], netnsNodeMs: [] };
-  try {
-    const lb = lab.lbs.par1!;
-    const cfg = await writeConfig(
-      dir,
-      labConfig({
-        dc: 'par1',
-        pathspace: lb.pathspace,
-        dnsPort: dns.port,
-        stateDir: join(dir, 'state'),
-        datacenters: { par1: 64512, lon1: 64513 },
-        services: [{ name: NAME, prefer: ['par1', 'lon1'] }],
-      }),
-    );
+  const lbSpec = { name: 'par1', asn: 64512, vips: VIPS, networks: PREFIXES.map((p): [string, string] => [p, 'VIP-RANK-0']) };
+  await withBenchLab({ tag: 'b', lb: lbSpec, hosts: [[NAME, ...VIPS]], ttl: 30 }, async ({ lab, lb, config }) => {
+    const cfg = await config({ services: [{ name: NAME, prefer: ['par1', 'lon1'] }] });
     for (const p of PREFIXES) await lab.waitRoute(p, (x) => x?.best != null);
     const routerHas = async () => (await Promise.all(PREFIXES.map((p) => lab.routerRoute(p)))).filter((x) => x !== null).length;
     // one untimed round first: page cache, JIT caches, dnsmasq warm
@@ -65,11 +43,7 @@ export async function benchB(opts: { runs?: number } = {}): Promise<BResult> {
       r.versionMs.push((await sample(() => timed([process.execPath, TARGET_BIN, '--version'])))[1]);
     }
     log(`B: -d median ${quietStat(r.deleteMs, median)}, -a median ${quietStat(r.addMs, median)}`);
-  } finally {
-    await lab.destroy();
-    await dns.stop();
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
   printB(r);
   return r;
 }

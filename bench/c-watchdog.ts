@@ -1,10 +1,6 @@
 // Bench C: one `vip-mgmt watchdog` cycle over a 10,000-service x 8-real /proc/net/ip_vs table with 1,000 DNS service names.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createBgpLab } from '../test/lab/frr.ts';
-import { startDnsmasq } from '../test/lab/dnsmasq.ts';
-import { labConfig, writeConfig } from '../test/lab/cli.ts';
 import type * as LoadModule from '../src/config/load.ts';
 import type * as IpvsModule from '../src/core/ipvs.ts';
 import type * as LiveModule from '../src/core/live.ts';
@@ -12,7 +8,7 @@ import type * as WatchdogModule from '../src/core/watchdog.ts';
 import type * as PrefixModule from '../src/core/prefix.ts';
 import type { ResolvedName, RunningBgp, State } from '../src/core/types.ts';
 import { benchTable, formatProcIpVs } from './gen-ipvs.ts';
-import { addLoAddresses, dist, qemuNow, quietStat, sample, type Sample, log, max, median, min, ms, must, printTable, vipMgmt, waitCount, withdrawAll } from './lib.ts';
+import { addLoAddresses, dist, qemuNow, quietStat, sample, type Sample, log, max, median, min, ms, must, printTable, vipMgmt, waitCount, withBenchLab, withdrawAll } from './lib.ts';
 
 const ASN = 64512;
 const NAMES = 1000;
@@ -61,13 +57,8 @@ export async function benchC(opts: { cold?: number; steady?: number; inProcess?:
   const { liveCounts } = (await import(dist('core/live.js'))) as typeof LiveModule;
   const { decideAll, watchItems } = (await import(dist('core/watchdog.js'))) as typeof WatchdogModule;
   const { toVip } = (await import(dist('core/prefix.js'))) as typeof PrefixModule;
-  const dir = await mkdtemp(join(tmpdir(), 'vip-bench-c-'));
   const { text, vips, names } = scenario();
-  const tablePath = join(dir, 'ip_vs');
-  await writeFile(tablePath, text);
   log(`C: table ${(text.length / 1e6).toFixed(2)} MB, ${vips.length} distinct VIPs, ${names.length} names; building the lab`);
-  const dns = await startDnsmasq({ records: { hosts: names }, ttl: 300 });
-  const lab = await createBgpLab({ lbs: [{ name: 'par1', asn: ASN }], router: { asn: 65000 } });
   const r: CResult = {
     services: 10_000,
     reals: 8,
@@ -86,27 +77,20 @@ export async function benchC(opts: { cold?: number; steady?: number; inProcess?:
     decideMs: [],
     totalInProcessMs: [],
   };
-  try {
-    const lb = lab.lbs.par1!;
+  await withBenchLab({ tag: 'c', lb: { name: 'par1', asn: ASN }, hosts: names, ttl: 300 }, async ({ dir, lab, lb, dnsPort, config: writeLabConfig }) => {
+    const tablePath = join(dir, 'ip_vs');
+    await writeFile(tablePath, text);
     await addLoAddresses(lb.ns, dir, vips);
     const stateDir = join(dir, 'state');
-    const cfg = await writeConfig(
-      dir,
-      labConfig({
-        dc: 'par1',
-        pathspace: lb.pathspace,
-        dnsPort: dns.port,
-        stateDir,
-        datacenters: { par1: ASN, lon1: 64513 },
-        vipPrefixes: VIP_PREFIXES,
-        services: names.map(([name]) => ({ name, prefer: ['par1', 'lon1'] })),
-        extra: {
-          bgp: { speaker: 'frr', vtysh: 'vtysh', pathspace: lb.pathspace, verify_timeout: '30s', timeout: '60s' },
-          dns: { servers: [`127.0.0.1:${dns.port}`], timeout: '2s', attempts: 2 },
-          watchdog: { ipvs: { source: 'proc', path: tablePath } },
-        },
-      }),
-    );
+    const cfg = await writeLabConfig({
+      vipPrefixes: VIP_PREFIXES,
+      services: names.map(([name]) => ({ name, prefer: ['par1', 'lon1'] })),
+      extra: {
+        bgp: { speaker: 'frr', vtysh: 'vtysh', pathspace: lb.pathspace, verify_timeout: '30s', timeout: '60s' },
+        dns: { servers: [`127.0.0.1:${dnsPort}`], timeout: '2s', attempts: 2 },
+        watchdog: { ipvs: { source: 'proc', path: tablePath } },
+      },
+    });
     const count = async () => (await waitCount(lab, 4, inVips, () => true)) + (await waitCount(lab, 6, inVips, () => true));
     const waitAll = async () => {
       await waitCount(lab, 4, inVips, (n) => n === vips.filter((v) => !v.includes(':')).length);
@@ -174,11 +158,7 @@ export async function benchC(opts: { cold?: number; steady?: number; inProcess?:
       r.totalInProcessMs.push(t4 - t0);
     }
     log(`C: in-process parse ${ms(median(r.parseMs))}, watchItems ${ms(median(r.itemsMs))}, live ${ms(median(r.liveMs))}, decide ${ms(median(r.decideMs))} (${changes} changes decided: steady means 0)`);
-  } finally {
-    await lab.destroy();
-    await dns.stop();
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
   printC(r);
   return r;
 }

@@ -1,14 +1,10 @@
 // Bench D: `vip-mgmt watchdog --every 1s` as a daemon; time from the IPVS table change (atomic rename) to the route leaving the router.
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createBgpLab } from '../test/lab/frr.ts';
-import { startDnsmasq } from '../test/lab/dnsmasq.ts';
-import { labConfig, writeConfig } from '../test/lab/cli.ts';
 import type { IpvsService, IpvsTable } from '../src/core/ipvs.ts';
 import { benchTable, formatProcIpVs } from './gen-ipvs.ts';
-import { TARGET_BIN, log, max, median, ms, printTable, qemuNow, quietStat, spawnDaemon } from './lib.ts';
+import { TARGET_BIN, log, max, median, ms, printTable, qemuNow, quietStat, spawnDaemon, withBenchLab } from './lib.ts';
 
 const ASN = 64512;
 const NAME = 'failover.bench.example.test';
@@ -52,78 +48,66 @@ export async function benchD(opts: { trials?: number; variants?: ('small' | 'big
 }
 
 async function runVariant(background: IpvsService[], trials: number): Promise<DTrial[]> {
-  const dir = await mkdtemp(join(tmpdir(), 'vip-bench-d-'));
-  const tablePath = join(dir, 'ip_vs');
   const up = formatProcIpVs({ services: [...background, ...target(10)], warnings: [] } satisfies IpvsTable);
   const down = formatProcIpVs({ services: [...background, ...target(0)], warnings: [] } satisfies IpvsTable);
-  // write + rename: the daemon never reads a half-written table
-  const install = async (text: string) => {
-    const tmp = `${tablePath}.tmp`;
-    await writeFile(tmp, text);
-    await rename(tmp, tablePath);
-  };
-  await install(up);
   log(`D: ${background.length + 2} services in the table; building the lab`);
-  const dns = await startDnsmasq({ records: { hosts: [[NAME, VIP]] }, ttl: 300 });
-  const lab = await createBgpLab({ lbs: [{ name: 'par1', asn: ASN, vips: [VIP], networks: [[PREFIX, 'VIP-RANK-0']] }], router: { asn: 65000 } });
   const out: DTrial[] = [];
-  let daemon: ReturnType<typeof spawnDaemon> | null = null;
-  try {
-    const lb = lab.lbs.par1!;
-    const cfg = await writeConfig(
-      dir,
-      labConfig({
-        dc: 'par1',
-        pathspace: lb.pathspace,
-        dnsPort: dns.port,
-        stateDir: join(dir, 'state'),
-        datacenters: { par1: ASN, lon1: 64513 },
-        vipPrefixes: ['203.0.113.0/24'],
-        services: [{ name: NAME, prefer: ['par1', 'lon1'] }],
-        extra: { watchdog: { ipvs: { source: 'proc', path: tablePath } } },
-      }),
-    );
-    await lab.waitRoute(PREFIX, (r) => r?.best != null);
-    daemon = spawnDaemon([process.execPath, TARGET_BIN, '-c', cfg, 'watchdog', '--every', '1s']);
-    await sleep(3000); // a few healthy cycles first
-    if (daemon.child.exitCode !== null) throw new Error(`watchdog daemon exited: ${daemon.output()}`);
-
-    // Poll the router (one vtysh json call per poll, ~20 ms apart) until pred holds; times from t0.
-    const until = async (t0: number, pred: (present: boolean) => boolean): Promise<{ at: number; lastOther: number; polls: number }> => {
-      let lastOther = 0;
-      for (let polls = 1; ; polls++) {
-        const present = (await lab.routerRoute(PREFIX)) !== null;
-        const now = performance.now() - t0;
-        if (pred(present)) return { at: now, lastOther, polls };
-        lastOther = now;
-        if (now > 15_000) throw new Error(`router: ${PREFIX} did not change within 15 s; daemon output:\n${daemon!.output().slice(-3000)}`);
-        await sleep(20);
-      }
+  const lbSpec = { name: 'par1', asn: ASN, vips: [VIP], networks: [[PREFIX, 'VIP-RANK-0']] as [string, string][] };
+  await withBenchLab({ tag: 'd', lb: lbSpec, hosts: [[NAME, VIP]], ttl: 300 }, async ({ dir, lab, config }) => {
+    const tablePath = join(dir, 'ip_vs');
+    // write + rename: the daemon never reads a half-written table
+    const install = async (text: string) => {
+      const tmp = `${tablePath}.tmp`;
+      await writeFile(tmp, text);
+      await rename(tmp, tablePath);
     };
-    for (let i = 0; i < trials; i++) {
-      await sleep(Math.random() * 1000); // any phase of the daemon's 1 s period
-      const noisyBefore = qemuNow();
-      await install(down);
-      const t0 = performance.now();
-      const w = await until(t0, (present) => !present);
-      await sleep(Math.random() * 1000);
-      await install(up);
-      const t1 = performance.now();
-      const r = await until(t1, (present) => present);
-      out.push({ withdrawMs: w.at, lastSeenMs: w.lastOther, restoreMs: r.at, polls: w.polls, noisy: noisyBefore || qemuNow() });
-      log(`D: trial ${i + 1}/${trials}: withdrawn on the router after ${ms(w.at)} (last seen at ${ms(w.lastOther)}), restored after ${ms(r.at)}`);
+    await install(up);
+    const cfg = await config({
+      vipPrefixes: ['203.0.113.0/24'],
+      services: [{ name: NAME, prefer: ['par1', 'lon1'] }],
+      extra: { watchdog: { ipvs: { source: 'proc', path: tablePath } } },
+    });
+    let daemon: ReturnType<typeof spawnDaemon> | null = null;
+    try {
+      await lab.waitRoute(PREFIX, (r) => r?.best != null);
+      daemon = spawnDaemon([process.execPath, TARGET_BIN, '-c', cfg, 'watchdog', '--every', '1s']);
+      await sleep(3000); // a few healthy cycles first
+      if (daemon.child.exitCode !== null) throw new Error(`watchdog daemon exited: ${daemon.output()}`);
+
+      // Poll the router (one vtysh json call per poll, ~20 ms apart) until pred holds; times from t0.
+      const until = async (t0: number, pred: (present: boolean) => boolean): Promise<{ at: number; lastOther: number; polls: number }> => {
+        let lastOther = 0;
+        for (let polls = 1; ; polls++) {
+          const present = (await lab.routerRoute(PREFIX)) !== null;
+          const now = performance.now() - t0;
+          if (pred(present)) return { at: now, lastOther, polls };
+          lastOther = now;
+          if (now > 15_000) throw new Error(`router: ${PREFIX} did not change within 15 s; daemon output:\n${daemon!.output().slice(-3000)}`);
+          await sleep(20);
+        }
+      };
+      for (let i = 0; i < trials; i++) {
+        await sleep(Math.random() * 1000); // any phase of the daemon's 1 s period
+        const noisyBefore = qemuNow();
+        await install(down);
+        const t0 = performance.now();
+        const w = await until(t0, (present) => !present);
+        await sleep(Math.random() * 1000);
+        await install(up);
+        const t1 = performance.now();
+        const r = await until(t1, (present) => present);
+        out.push({ withdrawMs: w.at, lastSeenMs: w.lastOther, restoreMs: r.at, polls: w.polls, noisy: noisyBefore || qemuNow() });
+        log(`D: trial ${i + 1}/${trials}: withdrawn on the router after ${ms(w.at)} (last seen at ${ms(w.lastOther)}), restored after ${ms(r.at)}`);
+      }
+    } finally {
+      if (daemon && daemon.child.exitCode === null) {
+        const exited = new Promise((res) => daemon!.child.once('exit', res));
+        daemon.child.kill('SIGTERM');
+        await Promise.race([exited, sleep(5000)]);
+        if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill('SIGKILL');
+      }
     }
-  } finally {
-    if (daemon && daemon.child.exitCode === null) {
-      const exited = new Promise((res) => daemon!.child.once('exit', res));
-      daemon.child.kill('SIGTERM');
-      await Promise.race([exited, sleep(5000)]);
-      if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill('SIGKILL');
-    }
-    await lab.destroy();
-    await dns.stop();
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
   return out;
 }
 

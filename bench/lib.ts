@@ -2,11 +2,12 @@
 import { execFile, spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { BgpLab, LabNode } from '../test/lab/frr.ts';
-import { ROOT } from '../test/lab/cli.ts';
+import { createBgpLab, type BgpLab, type LabLb, type LabNode, type LbSpec } from '../test/lab/frr.ts';
+import { startDnsmasq, type DnsRecords, type LabDns } from '../test/lab/dnsmasq.ts';
+import { ROOT, labConfig, writeConfig, type LabConfig } from '../test/lab/cli.ts';
 
 /**
  * The vip-mgmt being measured: this checkout (built by `npm run bench`), or with VIP_BENCH_ROOT
@@ -193,4 +194,52 @@ export function quietStat(xs: Sample[], stat: (v: number[]) => number): string {
   const all = ms(stat(xs.map((x) => x.ms)));
   const quiet = xs.filter((x) => !x.noisy).map((x) => x.ms);
   return quiet.length === 0 ? `${all} (no quiet run)` : `${all} (quiet: ${ms(stat(quiet))}, n=${quiet.length})`;
+}
+
+export interface BenchLab {
+  /** temp dir of the section, removed afterwards */
+  dir: string;
+  lab: BgpLab;
+  lb: LabLb;
+  /** dnsmasq's port on 127.0.0.1 (53, never asked, without HOSTS) */
+  dnsPort: number;
+  /** write a config for the LB (its DC, pathspace and dnsmasq; state in DIR/state; DCs par1 and
+   *  lon1) with C's fields on top, and return its path */
+  config(c?: Partial<LabConfig>): Promise<string>;
+}
+
+/**
+ * The lab of one section: a temp dir, dnsmasq serving HOSTS (when given), one LB and the router.
+ * FN runs inside it; everything is torn down afterwards, also when FN or the set-up fails.
+ */
+export async function withBenchLab<T>(
+  opts: { tag: string; lb: LbSpec; hosts?: NonNullable<DnsRecords['hosts']>; ttl?: number },
+  fn: (b: BenchLab) => Promise<T>,
+): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), `vip-bench-${opts.tag}-`));
+  let dns: LabDns | null = null;
+  let lab: BgpLab | null = null;
+  try {
+    if (opts.hosts) dns = await startDnsmasq({ records: { hosts: opts.hosts }, ttl: opts.ttl });
+    lab = await createBgpLab({ lbs: [opts.lb], router: { asn: 65000 } });
+    const lb = lab.lbs[opts.lb.name]!;
+    const dnsPort = dns?.port ?? 53; // no dnsmasq: every NAME is a literal address, DNS is never asked
+    const config = (c: Partial<LabConfig> = {}) =>
+      writeConfig(
+        dir,
+        labConfig({
+          dc: opts.lb.name,
+          pathspace: lb.pathspace,
+          dnsPort,
+          stateDir: join(dir, 'state'),
+          datacenters: { [opts.lb.name]: opts.lb.asn, lon1: 64513 },
+          ...c,
+        }),
+      );
+    return await fn({ dir, lab, lb, dnsPort, config });
+  } finally {
+    await lab?.destroy();
+    await dns?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
 }
