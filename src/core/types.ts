@@ -92,6 +92,29 @@ export interface WatchdogVipState {
   count: number;
   live: number | null;
   since: string;
+  /** virtual services the last believed IPVS table had for this VIP (absent: never seen) */
+  services?: number;
+  /** consecutive cycles this VIP's virtual services (or, when it is no longer a target, the VIP
+   *  itself) have been gone: not believed until it reaches watchdog.settle */
+  gone?: number;
+}
+
+/** Why this tool announces a VIP: the desired-state journal, written before the speaker is touched.
+ *  `service`: a configured service (by -a or the watchdog); `discover`: an IPVS VIP no service
+ *  claims; `literal`: an operator's -a of an address or name no service claims (the watchdog leaves
+ *  those alone). */
+export interface Announcement {
+  routeMap: string;
+  source: 'service' | 'discover' | 'literal';
+  since: string; // ISO 8601
+}
+
+/** What the watchdog remembers of the IPVS table as a whole (see SPEC "Trusting inputs"). */
+export interface IpvsTrust {
+  /** virtual services in the last believed table */
+  services: number;
+  /** implausible cycles in a row not believed so far */
+  distrusted: number;
 }
 
 export interface DnsCacheEntry {
@@ -106,16 +129,29 @@ export interface State {
   holds: Record<string, Hold>; // keyed by prefix
   watchdog: Record<string, WatchdogVipState>; // keyed by prefix
   dns: Record<string, DnsCacheEntry>; // keyed by name
+  /** keyed by prefix; absent in files written before v2 of the contract */
+  announced?: Record<string, Announcement>;
+  ipvs?: IpvsTrust;
+}
+
+/** The run lock as held by this process. */
+export interface RunLock {
+  /** Throws VIP_E_LOCK_LOST (exit 1) when this run no longer owns the lock: it stalled (SIGSTOP,
+   *  VM pause) past the stale time, or another run took it over. Called before every side effect. */
+  assertHeld(): Promise<void>;
+  release(): Promise<void>;
 }
 
 export interface StateStore {
   /** Take the exclusive run lock, waiting up to waitMs (default 0); throws VIP_E_LOCKED (exit 75)
-   *  when another run still holds it. Returns the release function. */
-  lock(opts?: { waitMs?: number }): Promise<() => Promise<void>>;
-  /** Read state; a missing file is an empty state, a corrupt one throws VIP_E_STATE_CORRUPT. */
+   *  when another live run holds it. A lock left by a dead process is taken over at once. */
+  lock(opts?: { waitMs?: number }): Promise<RunLock>;
+  /** Read state; a missing file is an empty state, a corrupt one throws VIP_E_STATE_CORRUPT
+   *  (exit 1) and leaves the file untouched. */
   read(): Promise<State>;
-  /** Write atomically (temp file, fsync, rename). */
-  write(state: State): Promise<void>;
+  /** Write atomically (new temp file opened O_EXCL|O_NOFOLLOW, mode 0600, fsync, rename).
+   *  With `lock`, asserts the lock is still held right before the rename. */
+  write(state: State, lock?: RunLock): Promise<void>;
 }
 
 // ---- clock and log ----------------------------------------------------------------------------
