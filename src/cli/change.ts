@@ -1,17 +1,10 @@
-// `add` / `delete` (-a / -d): resolve -> policy -> plan -> dry-run stop -> hold -> ONE apply -> read back -> verify.
+// `add` / `delete` (-a / -d): resolve -> policy -> lock -> plan -> dry-run stop -> state (holds, journal) -> ONE apply -> read back -> verify.
 import { EXIT, VipError, isVipError } from '../core/errors.js';
-import {
-  missingRouteMaps,
-  planAdd,
-  planDelete,
-  speakerChanges,
-  targetsFor,
-  verify,
-  type PlannedChange,
-  type Verdict,
-} from '../core/plan.js';
+import { missingRouteMaps, planAdd, planDelete, speakerChanges, verify, type PlannedChange, type Verdict } from '../core/plan.js';
+import { dcPolicy, serviceKey, targetsFor } from '../core/policy.js';
+import { cacheFresh, fromCache } from '../core/dnscache.js';
 import { clearHolds, setHolds } from '../core/state.js';
-import type { PrefixState, ResolvedName, RunningBgp, Speaker } from '../core/types.js';
+import type { PrefixState, ResolvedName, RunningBgp, Speaker, State } from '../core/types.js';
 import type { Deps } from './context.js';
 
 export interface ChangeOptions {
@@ -91,13 +84,15 @@ export async function changeCommand(deps: Deps, intent: 'add' | 'delete', names:
   const fail = (errors: VipError[]) =>
     report([], errors, errors.every((e) => e.exit === errors[0]!.exit) ? errors[0]!.exit : EXIT.FAILED);
 
-  // 1. Everything that can refuse the run happens before any change: DNS, policy, speaker, route-maps.
+  // 1. Everything that can refuse the run happens before any change, and DNS before the lock.
   const { resolved, errors: dnsErrors } = await resolveAll(deps, names);
   if (dnsErrors.length > 0) return fail(dnsErrors);
-  const { targets, errors: policyErrors } = targetsFor(config, resolved);
+  const services = await servicesFor(deps, resolved);
+  const policy = dcPolicy(config, config.dc, services);
+  const { targets, errors: policyErrors } = targetsFor(config, policy, resolved, intent);
   if (policyErrors.length > 0) return fail(policyErrors);
 
-  const release = deps.opts.dryRun ? async () => undefined : await store.lock({ waitMs: opts.lockWaitMs });
+  const lock = deps.opts.dryRun ? null : await store.lock({ waitMs: opts.lockWaitMs });
   try {
     const running = await speaker.readRunning();
     if (running.asn === null) {
@@ -132,39 +127,47 @@ export async function changeCommand(deps: Deps, intent: 'add' | 'delete', names:
 
     if (deps.opts.dryRun) return report(rowsOf(), [], EXIT.OK);
 
-    // 2. A maintenance hold is written before the withdraw, so that no crash in between lets the
-    //    watchdog put the VIP back.
+    // 2. State first, speaker second: the hold (delete) is set, or cleared (add), and the
+    //    announcement journal updated before the speaker is touched, so a crash in between never
+    //    lets the watchdog undo the operator, and a state write that fails (full disk) changes nothing.
     let state = await store.read();
     const now = deps.clock.now().toISOString();
+    const prefixes = targets.map((t) => t.vip.prefix);
+    const announced = { ...(state.announced ?? {}) };
     if (intent === 'delete') {
-      state = setHolds(state, targets.map((t) => t.vip.prefix), { reason, by: opts.by, since: now, names: resolved.map((r) => r.name) });
-      await store.write(state);
+      state = setHolds(state, prefixes, { reason, by: opts.by, since: now, names: resolved.map((r) => r.name) });
+      for (const p of prefixes) delete announced[p];
+    } else {
+      state = clearHolds(state, prefixes);
+      for (const t of targets) announced[t.vip.prefix] = { routeMap: t.routeMap, source: t.source === 'discover' ? 'literal' : t.source, since: announced[t.vip.prefix]?.since ?? now };
     }
+    await store.write({ ...state, announced }, lock!);
 
-    // 3. One speaker call for the whole run.
+    // 3. One speaker call for the whole run, if the lock is still ours.
     const changes = speakerChanges(plan);
     for (const c of plan.filter((p) => p.action !== 'none')) {
       const fields = { vip: c.vip.address, prefix: c.vip.prefix, action: c.action, service: c.names.join(','), dc: config.dc, reason: c.reason };
       log.info(fields, `${c.action === 'add' ? 'Adding' : 'Deleting'} route to ${c.vip.prefix}`);
     }
     if (changes.length > 0) {
+      await lock!.assertHeld();
       try {
         await speaker.apply(asn, changes);
       } catch (e) {
-        if (intent === 'delete' && isVipError(e)) {
-          log.warn({}, 'the maintenance hold is set, but the withdraw failed: run vip-mgmt -d again once the speaker is fixed');
+        if (isVipError(e)) {
+          log.warn(
+            {},
+            intent === 'delete'
+              ? 'the maintenance hold is set, but the withdraw failed: run vip-mgmt -d again once the speaker is fixed'
+              : 'the maintenance hold is cleared, but the announce failed: run vip-mgmt -a again once the speaker is fixed',
+          );
         }
         throw e;
       }
     }
 
     // 4. Read back and verify every VIP, no-ops included.
-    const { verdicts, running: after } = await readBack(speaker, plan, intent, config.bgp.verify_timeout);
-    if (intent === 'add') {
-      const configured = new Set(after.networks.map((n) => n.prefix));
-      state = clearHolds(state, targets.map((t) => t.vip.prefix).filter((p) => configured.has(p)));
-      await store.write(state);
-    }
+    const { verdicts } = await readBack(speaker, plan, intent, config.bgp.verify_timeout);
     const rows = rowsOf(verdicts);
     const errors = rows
       .filter((r) => !r.verified)
@@ -173,6 +176,37 @@ export async function changeCommand(deps: Deps, intent: 'add' | 'delete', names:
     const code = errors.length === 0 ? EXIT.OK : anyOk ? EXIT.PARTIAL : EXIT.FAILED;
     return report(rows, errors, code);
   } finally {
-    await release();
+    await lock?.release();
   }
+}
+
+/**
+ * Every configured service's answer, for the policy: the asked ones as just resolved, the others
+ * from the watchdog's DNS cache when fresh, else asked now (a literal address keeps the rank of the
+ * service that claims it, so the policy needs them all). One that does not answer falls back to
+ * its cached answer, stale or not; with none it is left out and the policy reports it unresolved.
+ */
+async function servicesFor(deps: Deps, asked: ResolvedName[]): Promise<ResolvedName[]> {
+  const byName = new Map(asked.map((r) => [serviceKey(r.name), r]));
+  let cache: State['dns'] = {};
+  try {
+    cache = (await deps.store.read()).dns;
+  } catch {
+    // an unreadable state is reported when the run reads it under the lock
+  }
+  const now = deps.clock.now();
+  const out = await Promise.all(
+    deps.config.services.map(async (s): Promise<ResolvedName | null> => {
+      const have = byName.get(s.name);
+      if (have) return have;
+      const cached = Object.hasOwn(cache, s.name) ? cache[s.name] : undefined;
+      if (cached && cacheFresh(cached, now)) return fromCache(s.name, cached);
+      try {
+        return await deps.resolver.resolve(s.name);
+      } catch {
+        return cached ? fromCache(s.name, cached) : null;
+      }
+    }),
+  );
+  return out.filter((r): r is ResolvedName => r !== null);
 }

@@ -61,23 +61,13 @@ export async function makeDeps(opts: GlobalOptions, configOverride?: Config): Pr
   };
 }
 
-/** The IPVS side of the watchdog: reader adapter + the pure live-count rule, configured. */
+/** The IPVS side of the watchdog: the reader adapter, configured. */
 export async function makeIpvsPort(config: Config): Promise<import('./watchdog.js').IpvsPort> {
-  const [{ createIpvsReader }, { liveCounts, ipvsVips }] = await Promise.all([import('../adapters/ipvs.js'), import('../core/live.js')]);
-  const reader = createIpvsReader({
+  const { createIpvsReader } = await import('../adapters/ipvs.js');
+  return createIpvsReader({
     source: config.watchdog.ipvs.source,
     path: config.watchdog.ipvs.path,
     ipvsadm: config.watchdog.ipvs.ipvsadm,
     timeoutMs: config.bgp.timeout,
   });
-  type Table = Awaited<ReturnType<typeof reader.read>>;
-  return {
-    read: () => reader.read(),
-    warnings: (t) => (t as Table).warnings,
-    vips: (t) => ipvsVips(t as Table),
-    live: (t, vips) => {
-      const counts = liveCounts(t as Table, vips, { fwmarks: config.watchdog.fwmarks, exclude: config.watchdog.exclude_realservers });
-      return new Map([...counts].map(([vip, c]) => [vip, c.live]));
-    },
-  };
 }

@@ -13,6 +13,7 @@ import {
   dnsServerCheck,
   doctorExit,
   formatReport,
+  heldCheck,
   ipvsCheck,
   mentionsWatchdog,
   neighborChecks,
@@ -31,7 +32,7 @@ import {
   type ScheduleEntry,
   type SpeakerContext,
 } from '../core/doctor.js';
-import type { IpvsTable } from '../core/ipvs.js';
+import { ipvsVips } from '../core/live.js';
 import type { ResolvedName, RunningBgp } from '../core/types.js';
 import type { DiagnosableSpeaker } from '../adapters/vtysh.js';
 import type { GlobalOptions } from './context.js';
@@ -140,9 +141,8 @@ async function ipvsChecks(config: Config): Promise<Check> {
   const ipvs = config.watchdog.ipvs;
   const source = ipvs.source === 'proc' ? ipvs.path : `${ipvs.ipvsadm} -S -n`;
   try {
-    const port = await makeIpvsPort(config);
-    const table = await port.read();
-    return ipvsCheck({ source, services: (table as IpvsTable).services.length, vips: port.vips(table).length, warnings: port.warnings(table) });
+    const table = await (await makeIpvsPort(config)).read();
+    return ipvsCheck({ source, services: table.services.length, vips: ipvsVips(table).length, warnings: table.warnings });
   } catch (e) {
     return ipvsCheck({ error: failureOf(e) });
   }
@@ -258,6 +258,7 @@ export async function doctorCommand(g: GlobalOptions, paths: DoctorPaths = DEFAU
       scheduleChecks(paths),
     ]);
     const vips = vipLocalChecks(vipsToHold(config, dns.resolved, speaker.running), localAddresses());
+    const holds = speaker.running ? await deps.store.read().then((s) => heldCheck(s.holds, speaker.running!)).catch(() => null) : null;
     const checks: Check[] = [
       configCheck(g.config, { services: config.services.length, dc: config.dc }),
       ...speaker.checks,
@@ -265,6 +266,7 @@ export async function doctorCommand(g: GlobalOptions, paths: DoctorPaths = DEFAU
       ...vips,
       ipvs,
       state,
+      ...(holds ? [holds] : []),
       schedule,
     ];
     return print({ checks, speakerUnavailable: speaker.unavailable });

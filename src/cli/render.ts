@@ -74,7 +74,9 @@ export async function renderCommand(deps: Deps, opts: RenderOptions): Promise<nu
       dc,
     });
   }
-  const model = buildRenderModel(config, dc, byName, resolve(config.source));
+  // This host's holds stay out of its own DC's snippet (other DCs' holds live on their hosts).
+  const holds = dc === config.dc ? (await deps.store.read()).holds : {};
+  const model = buildRenderModel(config, dc, byName, resolve(config.source), holds);
   const text = renderSnippet(template, model);
 
   if (!opts.check) {
@@ -84,6 +86,7 @@ export async function renderCommand(deps: Deps, opts: RenderOptions): Promise<nu
         asn: model.asn,
         text,
         vips: model.vips.map(({ vip, prefix, service, rank, routeMap }) => ({ vip, prefix, service, rank, routeMap })),
+        held: model.held,
       });
     } else out.data(text);
     return EXIT.OK;

@@ -4,7 +4,8 @@ import type { ResolvedName } from '../core/types.js';
 import type { Deps } from './context.js';
 import { resolveAll } from './change.js';
 import { makeIpvsPort } from './deps.js';
-import { watchItems } from '../core/watchdog.js';
+import { dcPolicy, sortedTargets } from '../core/policy.js';
+import { ipvsVips, liveCounts as countLive } from '../core/live.js';
 import { isVipError } from '../core/errors.js';
 import { Chalk } from 'chalk';
 
@@ -12,11 +13,11 @@ import { Chalk } from 'chalk';
  *  IPVS table (a workstation, or the table is gone): status still shows the BGP side. */
 async function liveCounts(deps: Deps, resolved: ResolvedName[]): Promise<Map<string, { live: number; threshold: number }> | undefined> {
   try {
-    const ipvs = await makeIpvsPort(deps.config);
-    const table = await ipvs.read();
-    const { items } = watchItems(deps.config, resolved, ipvs.vips(table));
-    const live = ipvs.live(table, items.map((i) => i.vip.address));
-    return new Map(items.map((i) => [i.vip.prefix, { live: live.get(i.vip.address) ?? 0, threshold: i.policy.min }]));
+    const { config } = deps;
+    const table = await (await makeIpvsPort(config)).read();
+    const targets = sortedTargets(dcPolicy(config, config.dc, resolved, config.watchdog.discover ? ipvsVips(table) : []));
+    const live = countLive(table, targets.map((t) => t.vip.address), { fwmarks: config.watchdog.fwmarks, exclude: config.watchdog.exclude_realservers });
+    return new Map(targets.map((t) => [t.vip.prefix, { live: live.get(t.vip.address)?.live ?? 0, threshold: t.thresholds.min }]));
   } catch (e) {
     deps.log.debug({ code: isVipError(e) ? e.code : undefined }, `live counts not shown: ${(e as Error).message}`);
     return undefined;

@@ -1,30 +1,16 @@
-// `watchdog`: one cycle (cron form), or a loop with --every / --schedule that never overlaps itself.
+// `watchdog`: reads the inputs of one cycle, lets core/cycle.ts decide, writes state, then applies; or loops with --every / --schedule.
 import { EXIT, VipError, isVipError, exitFor } from '../core/errors.js';
-import {
-  cacheEntry,
-  cacheFresh,
-  decideAll,
-  fromCache,
-  nextWatchdogState,
-  watchItems,
-  watchdogLine,
-  type ItemDecision,
-} from '../core/watchdog.js';
-import type { ResolvedName, SpeakerChange, State } from '../core/types.js';
+import { cacheEntry, cacheFresh, fromCache } from '../core/dnscache.js';
+import { planCycle, type CycleRow } from '../core/cycle.js';
+import type { IpvsTable } from '../core/ipvs.js';
+import type { PlannedChange } from '../core/plan.js';
+import type { Log, ResolvedName, RunLock, State } from '../core/types.js';
 import type { Deps } from './context.js';
 import { readBack } from './change.js';
-import type { PlannedChange } from '../core/plan.js';
 
-/** What a watchdog needs besides the common deps: the IPVS table and the live count rule. */
+/** The IPVS side of the watchdog: read and parse the table once; throws VIP_E_IPVS_UNREADABLE. */
 export interface IpvsPort {
-  /** read the table once; throws VIP_E_IPVS_UNREADABLE */
-  read(): Promise<unknown>;
-  /** what the parser kept but did not understand (unknown protocols, forwarding methods) */
-  warnings(table: unknown): string[];
-  /** every VIP address the table has a virtual service for */
-  vips(table: unknown): string[];
-  /** live real servers per VIP address (SPEC: weight > 0, not excluded, weakest service) */
-  live(table: unknown, vips: string[]): Map<string, number>;
+  read(): Promise<IpvsTable>;
 }
 
 export type WatchdogDeps = Deps & { ipvs: IpvsPort };
@@ -33,7 +19,7 @@ export interface CycleResult {
   code: number;
   changes: { vip: string; prefix: string; action: 'add' | 'delete' | 'none'; reason: string; verified: boolean }[];
   errors: VipError[];
-  decisions: ItemDecision[];
+  rows: CycleRow[];
   /** prefixes configured in the speaker after the cycle (null when not known) and held ones, for metrics */
   announced?: Set<string> | null;
   holds?: Set<string>;
@@ -41,123 +27,105 @@ export interface CycleResult {
 
 const errorJson = (e: VipError) => ({ code: e.code, message: e.message, ...(typeof e.details.vip === 'string' ? { vip: e.details.vip } : {}) });
 
-/** Resolve services through the TTL cache; on failure fall back to the last good answer. */
-async function resolveServices(deps: WatchdogDeps, state: State, now: Date): Promise<{ resolved: ResolvedName[]; dns: State['dns']; errors: VipError[] }> {
+/** Resolve services through the TTL cache; on failure fall back to the last good answer. Runs
+ *  BEFORE the lock is taken: a slow DNS server must not hold the lock (and stall into losing it). */
+async function resolveServices(deps: WatchdogDeps, cache: State['dns'], now: Date): Promise<{ resolved: ResolvedName[]; dns: State['dns']; errors: VipError[] }> {
   const dns: State['dns'] = {};
   const errors: VipError[] = [];
-  const resolved: ResolvedName[] = [];
-  await Promise.all(
-    deps.config.services.map(async (s) => {
-      const cached = state.dns[s.name];
+  const answers = await Promise.all(
+    deps.config.services.map(async (s): Promise<ResolvedName | null> => {
+      const cached = Object.hasOwn(cache, s.name) ? cache[s.name] : undefined;
       if (cached && cacheFresh(cached, now)) {
         dns[s.name] = cached;
-        resolved.push(fromCache(s.name, cached));
-        return;
+        return fromCache(s.name, cached);
       }
       try {
         const r = await deps.resolver.resolve(s.name);
         dns[s.name] = cacheEntry(r, now);
-        resolved.push(r);
+        return r;
       } catch (e) {
         const err = isVipError(e) ? e : new VipError('VIP_E_FAILED', `${s.name}: ${String(e)}`);
         if (cached) {
           dns[s.name] = cached;
-          resolved.push(fromCache(s.name, cached));
           deps.log.warn({ service: s.name, code: err.code }, `${err.message}; using the last good answer from ${cached.fetched}`);
-        } else {
-          errors.push(err);
-          deps.log.error({ service: s.name, code: err.code }, `${err.message}; its VIPs are left as they are`);
+          return fromCache(s.name, cached);
         }
+        errors.push(err);
+        deps.log.error({ service: s.name, code: err.code }, `${err.message}; its VIPs are left as they are`);
+        return null;
       }
     }),
   );
-  return { resolved, dns, errors };
+  // config order, never answer order: nothing may depend on which DNS answer came first
+  return { resolved: answers.filter((r): r is ResolvedName => r !== null), dns, errors };
 }
 
-/** One watchdog cycle under the run lock. Busy lock: exit 75 quietly (cron overlap is normal). */
+function emit(log: Log, events: { level: 'debug' | 'info' | 'warn' | 'error'; fields: Record<string, unknown>; msg: string }[]): void {
+  for (const e of events) log[e.level](e.fields, e.msg);
+}
+
+/** One watchdog cycle: DNS, then under the run lock: state, IPVS, speaker -> planCycle -> state
+ *  written -> ONE apply -> read back. Busy lock: exit 75 quietly (cron overlap is normal). */
 export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
   const { config, store, speaker, log } = deps;
-  let release: () => Promise<void>;
-  try {
-    release = deps.opts.dryRun ? async () => undefined : await store.lock({ waitMs: 0 });
-  } catch (e) {
-    if (isVipError(e) && e.code === 'VIP_E_LOCKED') {
-      log.debug({}, e.message);
-      return { code: EXIT.LOCKED, changes: [], errors: [e], decisions: [] };
+  const now = deps.clock.now();
+  const { resolved, dns, errors } = await resolveServices(deps, (await store.read()).dns, now);
+
+  let lock: RunLock | null = null;
+  if (!deps.opts.dryRun) {
+    try {
+      lock = await store.lock({ waitMs: 0 });
+    } catch (e) {
+      if (isVipError(e) && e.code === 'VIP_E_LOCKED') {
+        log.debug({}, e.message);
+        return { code: EXIT.LOCKED, changes: [], errors: [e], rows: [] };
+      }
+      throw e;
     }
-    throw e;
   }
   try {
-    let state = await store.read();
-    const now = deps.clock.now();
-    const { resolved, dns, errors } = await resolveServices(deps, state, now);
-
-    let table: unknown = null;
+    const state = await store.read(); // under the lock: an operator's hold set meanwhile counts
+    let ipvs: IpvsTable | VipError;
     try {
-      table = await deps.ipvs.read();
-      for (const w of deps.ipvs.warnings(table)) log.debug({}, `IPVS table: ${w}`);
+      ipvs = await deps.ipvs.read();
     } catch (e) {
-      const err = isVipError(e) ? e : new VipError('VIP_E_IPVS_UNREADABLE', String(e));
-      errors.push(err);
-      log.error({ code: err.code }, `${err.message}; changing nothing (fail static)`);
+      ipvs = isVipError(e) ? e : new VipError('VIP_E_IPVS_UNREADABLE', String(e));
     }
-
     const running = await speaker.readRunning();
     const asn = config.datacenters[config.dc]!.asn;
     if (running.asn !== asn) {
       throw new VipError('VIP_E_CONFIG_ASN', `the speaker runs "router bgp ${running.asn ?? '(none)'}" but datacenters.${config.dc}.asn is ${asn}`);
     }
-    const { items, errors: itemErrors } = watchItems(config, resolved, table === null ? [] : deps.ipvs.vips(table));
-    for (const e of itemErrors) log.warn({ vip: e.details.vip, code: e.code }, e.message);
-    const live = table === null ? null : deps.ipvs.live(table, items.map((i) => i.vip.address));
-    const { decisions, changes: wanted } = decideAll(items, live, running, state);
-
-    // FRR silently drops a network whose route-map is missing: refuse those adds, loudly.
-    const have = new Set(running.routeMaps);
-    const changes: SpeakerChange[] = [];
-    for (const c of wanted) {
-      if (c.action === 'add' && c.routeMap && !have.has(c.routeMap)) {
-        const err = new VipError('VIP_E_POLICY_ROUTEMAP', `route-map ${c.routeMap} does not exist: not announcing ${c.prefix} (load the rendered snippet)`, {
-          vip: c.prefix.split('/')[0],
-        });
-        errors.push(err);
-        log.error({ vip: err.details.vip, code: err.code }, err.message);
-      } else changes.push(c);
-    }
-    const changing = decisions.filter((d) => changes.some((c) => c.prefix === d.item.vip.prefix));
-
-    const rows = (verified: Map<string, boolean>) =>
-      decisions.map((d) => {
-        const acted = changing.includes(d);
-        return {
-          vip: d.item.vip.address,
-          prefix: d.item.vip.prefix,
-          action: acted ? d.decision.action : ('none' as const),
-          reason: d.decision.why,
-          verified: verified.get(d.item.vip.prefix) ?? !acted,
-        };
+    const plan = planCycle({ config, resolved, ipvs, running, state: { ...state, dns }, now });
+    emit(log, plan.events.filter((e) => e.level !== 'info'));
+    errors.push(...plan.errors);
+    const acting = plan.rows.filter((r) => r.action !== 'none' && plan.changes.some((c) => c.prefix === r.vip.prefix));
+    const rowsOut = (verified: Map<string, boolean>) =>
+      plan.rows.map((r) => {
+        const acted = acting.includes(r);
+        return { vip: r.vip.address, prefix: r.vip.prefix, action: acted ? r.action : ('none' as const), reason: r.why, verified: verified.get(r.vip.prefix) ?? !acted };
       });
 
-    if (deps.opts.dryRun) return { code: exitFor(errors, false), changes: rows(new Map()), errors, decisions };
-
-    for (const d of changing) {
-      log.info(
-        { vip: d.item.vip.address, prefix: d.item.vip.prefix, action: d.decision.action, live: d.decision.next.live, service: d.item.names.join(','), dc: config.dc, reason: d.decision.why },
-        watchdogLine(d),
-      );
+    if (deps.opts.dryRun) {
+      return { code: exitFor(errors, false), changes: rowsOut(new Map()), errors, rows: plan.rows };
     }
+
+    // State first, speaker second: a failed state write (full disk) or a lost lock changes nothing.
+    await store.write(plan.state, lock!);
+    emit(log, plan.events.filter((e) => e.level === 'info'));
     const verified = new Map<string, boolean>();
-    if (changes.length > 0) {
-      await speaker.apply(asn, changes); // on failure the old state stays, so the next cycle retries
-      const plan: PlannedChange[] = changing.map((d) => ({
-        vip: d.item.vip,
-        names: d.item.names,
-        action: d.decision.action,
-        routeMap: d.decision.action === 'add' ? d.item.routeMap : d.configuredRouteMap,
-        reason: d.decision.why,
-      }));
+    if (plan.changes.length > 0) {
+      await lock!.assertHeld();
+      try {
+        await speaker.apply(asn, plan.changes);
+      } catch (e) {
+        // the speaker did not change: put the counters back so the next cycle decides afresh
+        await store.write({ ...state, dns: plan.state.dns }, lock!).catch(() => undefined);
+        throw e;
+      }
+      const planned: PlannedChange[] = acting.map((r) => ({ vip: r.vip, names: r.names, action: r.action, routeMap: r.routeMap, reason: r.why }));
       for (const intent of ['add', 'delete'] as const) {
-        const part = plan.filter((p) => p.action === intent);
+        const part = planned.filter((p) => p.action === intent);
         if (part.length === 0) continue;
         const { verdicts } = await readBack(speaker, part, intent, config.bgp.verify_timeout);
         verdicts.forEach((v, i) => {
@@ -167,18 +135,16 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
       }
       for (const e of errors.filter((x) => x.code === 'VIP_E_VERIFY')) log.error({ vip: e.details.vip, code: e.code }, e.message);
     }
-    state = { ...nextWatchdogState(state, decisions, now), dns };
-    await store.write(state);
     const anyOk = [...verified.values()].some(Boolean);
     const announced = new Set(running.networks.map((n) => n.prefix));
-    for (const c of changes) {
+    for (const c of plan.changes) {
       if (!verified.get(c.prefix)) continue;
       if (c.action === 'add') announced.add(c.prefix);
       else announced.delete(c.prefix);
     }
-    return { code: exitFor(errors, anyOk), changes: rows(verified), errors, decisions, announced, holds: new Set(Object.keys(state.holds)) };
+    return { code: exitFor(errors, anyOk), changes: rowsOut(verified), errors, rows: plan.rows, announced, holds: new Set(Object.keys(plan.state.holds)) };
   } finally {
-    await release();
+    await lock?.release();
   }
 }
 
@@ -202,7 +168,7 @@ export async function cycleWithMetrics(deps: WatchdogDeps): Promise<CycleResult>
     if (r?.code !== EXIT.LOCKED) {
       const { formatMetrics } = await import('../core/metrics.js');
       const text = formatMetrics({
-        decisions: r?.decisions ?? [],
+        rows: r?.rows ?? [],
         announced: r?.announced ?? null,
         holds: r?.holds ?? new Set(),
         finishedAt: deps.clock.now(),

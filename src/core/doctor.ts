@@ -3,9 +3,9 @@
 // The CLI (src/cli/doctor.ts) does the looking (vtysh, DNS, IPVS, interfaces, files) and hands the
 // observations here, so every verdict and every fix text is testable without a host.
 import { EXIT } from './errors.js';
-import { routeMapName } from './plan.js';
+import { dcPolicy, rankOf, routeMapName } from './policy.js';
 import { compareVips, insideAny, parseAddress, toVip } from './prefix.js';
-import type { ResolvedName, RunningBgp, Vip } from './types.js';
+import type { Hold, ResolvedName, RunningBgp, Vip } from './types.js';
 import type { Config } from '../config/load.js';
 
 export type Verdict = 'ok' | 'warn' | 'fail';
@@ -104,8 +104,8 @@ export function asnCheck(running: RunningBgp, dc: string, expected: number): Che
 export function neededRouteMaps(config: Pick<Config, 'dc' | 'services'>): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const s of config.services) {
-    const r = s.prefer.indexOf(config.dc);
-    if (r < 0) continue;
+    const r = rankOf(s, config.dc);
+    if (r === null) continue;
     const name = routeMapName(r);
     out.set(name, [...(out.get(name) ?? []), s.name]);
   }
@@ -274,14 +274,7 @@ export function vipsToHold(
     if (!seen) out.set(vip.prefix, { vip, from: [from] });
     else if (!seen.from.includes(from)) seen.from.push(from);
   };
-  for (const r of resolved) {
-    const s = config.services.find((x) => x.name === r.name);
-    if (s && !s.prefer.includes(config.dc)) continue;
-    for (const a of r.addresses) {
-      const vip = toVip(a);
-      if (insideAny(vip, config.vip_prefixes)) add(vip, r.name);
-    }
-  }
+  for (const t of dcPolicy(config, config.dc, resolved).targets.values()) for (const name of t.names) add(t.vip, name);
   for (const n of running?.networks ?? []) {
     const host = /^(.*)\/(32|128)$/.exec(n.prefix);
     if (!host || !parseAddress(host[1]!)) continue;
@@ -374,6 +367,23 @@ export function ipvsCheck(r: { source: string; services: number; vips: number; w
   const what = `${r.source}: ${r.services} virtual service${r.services === 1 ? '' : 's'}, ${r.vips} VIP${r.vips === 1 ? '' : 's'}`;
   if (r.warnings.length > 0) return bad('warn', 'ipvs', title, `${what}; ${r.warnings.length} line(s) not understood: ${r.warnings[0]}`, 'report the line with the output of ipvsadm -S -n');
   return ok('ipvs', title, what);
+}
+
+/** A held VIP must not be configured: FRR reloaded from an old snippet, or a withdraw that failed,
+ *  puts a drained VIP back on the air until the next watchdog cycle takes it out again. */
+export function heldCheck(holds: Readonly<Record<string, Hold>>, running: RunningBgp): Check {
+  const title = 'held VIPs withdrawn';
+  const configured = new Set(running.networks.map((n) => n.prefix));
+  const back = Object.keys(holds).filter((p) => configured.has(p)).sort();
+  if (back.length === 0) return ok('holds', title, `${Object.keys(holds).length} hold(s), none configured in bgpd`);
+  const list = back.map((p) => `${p} (${holds[p]!.reason}, by ${holds[p]!.by})`).join(', ');
+  return bad(
+    'fail',
+    'holds',
+    title,
+    `held for maintenance but configured in bgpd: ${list}`,
+    `vip-mgmt -d ${back.map((p) => p.split('/')[0]).join(' ')} to withdraw again (the watchdog does so on its next cycle); reload FRR only from a fresh vip-mgmt render`,
+  );
 }
 
 export function stateDirCheck(dir: string, r: { writable: true; exists: boolean; holds: number | null; stateError?: Failure } | { error: string }): Check {

@@ -1,9 +1,9 @@
 // Prometheus text exposition of one watchdog cycle, for node_exporter's textfile collector.
-import type { ItemDecision } from './watchdog.js';
+import type { CycleRow } from './cycle.js';
 
 export interface CycleMetrics {
-  /** decisions of the cycle (empty when it failed before deciding) */
-  decisions: ItemDecision[];
+  /** rows of the cycle (empty when it failed before deciding) */
+  rows: CycleRow[];
   /** prefixes configured in the speaker after the cycle, when known */
   announced: Set<string> | null;
   holds: Set<string>;
@@ -19,21 +19,21 @@ const labels = (l: Record<string, string>) =>
     .map(([k, v]) => `${k}="${esc(v)}"`)
     .join(',')}}`;
 
-/** The .prom file text: HELP/TYPE once per metric, one sample per VIP, sorted as the decisions are. */
+/** The .prom file text: HELP/TYPE once per metric, one sample per VIP, sorted as the rows are. */
 export function formatMetrics(m: CycleMetrics): string {
   const out: string[] = [];
   const metric = (name: string, help: string, samples: [Record<string, string>, number][]) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
     for (const [l, v] of samples) out.push(`${name}${Object.keys(l).length ? labels(l) : ''} ${Number.isFinite(v) ? v : 'NaN'}`);
   };
-  const per = (f: (d: ItemDecision) => number | null) =>
-    m.decisions.flatMap((d): [Record<string, string>, number][] => {
-      const v = f(d);
-      return v === null ? [] : [[{ vip: d.item.vip.address, prefix: d.item.vip.prefix, names: d.item.names.join(',') }, v]];
+  const per = (f: (r: CycleRow) => number | null) =>
+    m.rows.flatMap((r): [Record<string, string>, number][] => {
+      const v = f(r);
+      return v === null ? [] : [[{ vip: r.vip.address, prefix: r.vip.prefix, names: r.names.join(',') }, v]];
     });
-  metric('vip_mgmt_vip_announced', '1 when the VIP is configured in the BGP speaker after the last cycle', per((d) => (m.announced ? (m.announced.has(d.item.vip.prefix) ? 1 : 0) : null)));
-  metric('vip_mgmt_vip_live_realservers', 'live IPVS real servers behind the VIP (weakest virtual service)', per((d) => d.decision.next.live));
-  metric('vip_mgmt_vip_held', '1 when the VIP has a maintenance hold', per((d) => (m.holds.has(d.item.vip.prefix) ? 1 : 0)));
+  metric('vip_mgmt_vip_announced', '1 when the VIP is configured in the BGP speaker after the last cycle', per((r) => (m.announced ? (m.announced.has(r.vip.prefix) ? 1 : 0) : null)));
+  metric('vip_mgmt_vip_live_realservers', 'live IPVS real servers behind the VIP (weakest virtual service)', per((r) => r.live));
+  metric('vip_mgmt_vip_held', '1 when the VIP has a maintenance hold', per((r) => (m.holds.has(r.vip.prefix) ? 1 : 0)));
   metric('vip_mgmt_watchdog_last_run_timestamp_seconds', 'when the last watchdog cycle finished', [[{}, Math.round(m.finishedAt.getTime() / 1000)]]);
   metric('vip_mgmt_watchdog_duration_seconds', 'wall time of the last watchdog cycle', [[{}, m.durationMs / 1000]]);
   metric('vip_mgmt_watchdog_errors', 'errors in the last watchdog cycle', [[{}, m.errors]]);

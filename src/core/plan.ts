@@ -1,17 +1,6 @@
-// Pure planning for add/delete: which VIPs a run targets, with which route-map, what must change, and did it.
-import { VipError } from './errors.js';
-import { compareVips, insideAny, toVip } from './prefix.js';
-import type { PrefixState, ResolvedName, RunningBgp, SpeakerChange, Vip } from './types.js';
-import type { Config } from '../config/load.js';
-
-export const routeMapName = (rank: number): string => `VIP-RANK-${rank}`;
-
-export interface Target {
-  vip: Vip;
-  names: string[];
-  rank: number;
-  routeMap: string;
-}
+// Pure planning for add/delete: what must change for the policy's targets (policy.ts), and did it.
+import type { Target } from './policy.js';
+import type { PrefixState, RunningBgp, SpeakerChange, Vip } from './types.js';
 
 export type Action = 'add' | 'delete' | 'none';
 
@@ -22,70 +11,6 @@ export interface PlannedChange {
   /** the route-map announced with (add/none) or the one configured (delete) */
   routeMap: string | null;
   reason: string;
-}
-
-/** A name as the config keys services (schema.ts lower-cases them and drops a trailing dot). */
-export const serviceKey = (name: string): string => name.toLowerCase().replace(/\.$/, '');
-
-/** Rank of DC in SERVICE's prefer list: rank 0 when no service lists the name (a literal address,
- *  an unlisted name); null when the service does not include DC. */
-export function rankIn(service: { prefer: string[] } | undefined, dc: string): number | null {
-  if (!service) return 0;
-  const r = service.prefer.indexOf(dc);
-  return r < 0 ? null : r;
-}
-
-/** Rank of this host's DC for NAME (see rankIn). */
-export function rankFor(config: Pick<Config, 'dc' | 'services'>, name: string): number | null {
-  const key = serviceKey(name);
-  return rankIn(config.services.find((s) => s.name === key), config.dc);
-}
-
-/**
- * The VIPs of resolved names, each with its route-map, after the safety policy: every address
- * inside vip_prefixes, this DC among the service's preferred DCs, one rank per VIP.
- */
-export function targetsFor(
-  config: Pick<Config, 'dc' | 'services' | 'vip_prefixes'>,
-  resolved: ResolvedName[],
-): { targets: Target[]; errors: VipError[] } {
-  const byPrefix = new Map<string, Target>();
-  const errors: VipError[] = [];
-  for (const r of resolved) {
-    const rank = rankFor(config, r.name);
-    if (rank === null) {
-      errors.push(
-        new VipError('VIP_E_POLICY_DC', `${r.name}: this DC (${config.dc}) is not in the service's prefer list, so it never announces it; add it to services[].prefer first`, {
-          name: r.name,
-        }),
-      );
-      continue;
-    }
-    for (const a of r.addresses) {
-      const vip = toVip(a);
-      if (!insideAny(vip, config.vip_prefixes)) {
-        errors.push(
-          new VipError('VIP_E_POLICY_PREFIX', `${r.name} resolves to ${vip.address}, which is outside vip_prefixes (${config.vip_prefixes.join(', ')}); refusing to touch it`, {
-            vip: vip.address,
-            name: r.name,
-          }),
-        );
-        continue;
-      }
-      const seen = byPrefix.get(vip.prefix);
-      if (!seen) {
-        byPrefix.set(vip.prefix, { vip, names: [r.name], rank, routeMap: routeMapName(rank) });
-      } else if (seen.rank !== rank) {
-        errors.push(
-          new VipError('VIP_E_POLICY_CONFLICT', `${vip.address} belongs to ${seen.names.join(', ')} (rank ${seen.rank}) and ${r.name} (rank ${rank}); fix the services' prefer lists`, {
-            vip: vip.address,
-          }),
-        );
-      } else if (!seen.names.includes(r.name)) seen.names.push(r.name);
-    }
-  }
-  const targets = [...byPrefix.values()].sort((a, b) => compareVips(a.vip, b.vip));
-  return { targets, errors };
 }
 
 function configuredOf(running: RunningBgp): Map<string, string | null> {

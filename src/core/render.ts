@@ -3,8 +3,8 @@ import Mustache from 'mustache';
 import { VipError, type ErrorCode } from './errors.js';
 import { parseRunningConfig } from './frrconfig.js';
 import { compareVips, insideAny, normalisePrefix, parseAddress, toVip } from './prefix.js';
-import { routeMapName } from './plan.js';
-import type { ResolvedName, RunningBgp, Vip } from './types.js';
+import { dcPolicy, rankOf, routeMapName, sortedTargets } from './policy.js';
+import type { Hold, ResolvedName, RunningBgp, Vip } from './types.js';
 import type { Config, ConfigProblem } from '../config/load.js';
 import { MAX_PREPEND } from '../config/schema.js';
 
@@ -47,7 +47,10 @@ export interface RenderModel {
   routeMaps: { name: string; rank: number; count: number; prepend: { asPath: string } | null }[];
   /** Only families with at least one network: an empty address-family block is noise in a diff. */
   families: { afi: 'ipv4' | 'ipv6'; networks: { prefix: string; routeMap: string; service: string }[] }[];
+  /** the VIPs this DC announces, held ones excluded */
   vips: RenderVip[];
+  /** VIPs left out because of a maintenance hold (a comment line each) */
+  held: { prefix: string; routeMap: string; reason: string; by: string; since: string }[];
 }
 
 /** Text that lands in an FRR comment: a newline there would start a configuration command. */
@@ -66,51 +69,42 @@ function policyError(errors: { code: ErrorCode; message: string }[], dc: string)
  * times. Route-maps are emitted for the ranks in use, and rank 0 always
  * (what `add` uses for a literal address or a name no service lists). Sorted throughout (services by name,
  * VIPs and prefixes numerically, IPv4 first) so the same config and DNS give the same bytes.
- * Throws VIP_E_USAGE for an unknown DC, VIP_E_POLICY_PREFIX / VIP_E_POLICY_CONFLICT (all of them at
- * once) for a VIP outside vip_prefixes or with two ranks here.
+ * Which VIPs, at which rank: policy.ts, the rule every command shares. VIPs with a maintenance hold
+ * in `holds` are left out (a comment line each). Throws VIP_E_USAGE for an unknown DC,
+ * VIP_E_POLICY_PREFIX / VIP_E_POLICY_CONFLICT (all of them at once) for a VIP outside vip_prefixes
+ * or with two ranks here.
  */
-export function buildRenderModel(config: RenderConfig, dc: string, resolved: ReadonlyMap<string, ResolvedName>, configPath: string): RenderModel {
+export function buildRenderModel(
+  config: RenderConfig,
+  dc: string,
+  resolved: ReadonlyMap<string, ResolvedName>,
+  configPath: string,
+  holds: Readonly<Record<string, Hold>> = {},
+): RenderModel {
   const known = Object.keys(config.datacenters).sort(byText);
   const asn = Object.hasOwn(config.datacenters, dc) ? config.datacenters[dc]!.asn : undefined;
   if (asn === undefined) throw new VipError('VIP_E_USAGE', `unknown datacenter "${dc}"; the config lists: ${known.join(', ') || '(none)'}`, { dc });
   const base = config.prepend.base;
 
   const services = [...config.services].sort((a, b) => byText(a.name, b.name));
-  const problems: { code: ErrorCode; message: string }[] = [];
-  const byPrefix = new Map<string, { vip: Vip; services: string[]; rank: number }>();
+  for (const s of services) {
+    if (rankOf(s, dc) !== null && !resolved.has(s.name)) throw new Error(`internal: service ${s.name} was not resolved before rendering`);
+  }
+  const policy = dcPolicy(config, dc, [...resolved.values()]);
+  const problems: { code: ErrorCode; message: string }[] = policy.errors.map((e) => ({ code: e.code, message: e.message }));
   const announced: RenderModel['announced'] = [];
   const notAnnounced: RenderModel['notAnnounced'] = [];
-
   for (const s of services) {
-    const rank = s.prefer.indexOf(dc);
-    if (rank < 0) {
+    const rank = rankOf(s, dc);
+    if (rank === null) {
       notAnnounced.push({ name: oneLine(s.name), prefer: oneLine(s.prefer.join(', ')) });
       continue;
     }
-    const r = resolved.get(s.name);
-    if (!r) throw new Error(`internal: service ${s.name} was not resolved before rendering`);
     if (base + rank > MAX_PREPEND) {
       problems.push({ code: 'VIP_E_CONFIG', message: `${s.name}: ${base + rank} prepends (prepend.base ${base} + rank ${rank}) is over the limit of ${MAX_PREPEND}` });
       continue;
     }
-    const vips = [...new Map(r.addresses.map((a) => [toVip(a).prefix, toVip(a)])).values()].sort(compareVips);
-    for (const vip of vips) {
-      if (!insideAny(vip, config.vip_prefixes)) {
-        problems.push({
-          code: 'VIP_E_POLICY_PREFIX',
-          message: `${s.name} resolves to ${vip.address}, outside vip_prefixes (${config.vip_prefixes.join(', ')}); fix DNS or vip_prefixes`,
-        });
-        continue;
-      }
-      const seen = byPrefix.get(vip.prefix);
-      if (!seen) byPrefix.set(vip.prefix, { vip, services: [s.name], rank });
-      else if (seen.rank !== rank) {
-        problems.push({
-          code: 'VIP_E_POLICY_CONFLICT',
-          message: `${vip.address} belongs to ${seen.services.join(', ')} (rank ${seen.rank} here) and ${s.name} (rank ${rank}); give the services the same prefer list or different VIPs`,
-        });
-      } else seen.services.push(s.name);
-    }
+    const vips = [...new Map(resolved.get(s.name)!.addresses.map((a) => [toVip(a).prefix, toVip(a)])).values()].sort(compareVips);
     announced.push({ name: oneLine(s.name), rank, routeMap: routeMapName(rank), vips: vips.map((v) => v.address).join(', ') || '(none)' });
   }
   if (problems.length > 0) {
@@ -119,17 +113,23 @@ export function buildRenderModel(config: RenderConfig, dc: string, resolved: Rea
     throw policyError([first, ...problems.filter((p) => p !== first)], dc);
   }
 
-  const vips: RenderVip[] = [...byPrefix.values()]
-    .sort((a, b) => compareVips(a.vip, b.vip))
-    .map(({ vip, services: names, rank }) => ({
-      vip: vip.address,
-      prefix: vip.prefix,
-      family: vip.family,
-      service: oneLine(names.join(',')),
-      services: names,
-      rank,
-      routeMap: routeMapName(rank),
-    }));
+  const all: RenderVip[] = sortedTargets(policy).map((t) => ({
+    vip: t.vip.address,
+    prefix: t.vip.prefix,
+    family: t.vip.family,
+    service: oneLine(t.names.join(',')),
+    services: t.names,
+    rank: t.rank,
+    routeMap: t.routeMap,
+  }));
+  // Held VIPs stay out: reloading FRR from this file must never re-announce a drain.
+  const vips = all.filter((v) => !Object.hasOwn(holds, v.prefix));
+  const held = all
+    .filter((v) => Object.hasOwn(holds, v.prefix))
+    .map((v) => {
+      const h = holds[v.prefix]!;
+      return { prefix: v.prefix, routeMap: v.routeMap, reason: oneLine(h.reason), by: oneLine(h.by), since: oneLine(h.since) };
+    });
 
   // Rank 0 is always there: `vip-mgmt -a` of a literal address or an unlisted name announces with it.
   const ranks = [...new Set([0, ...announced.map((a) => a.rank)])].sort((a, b) => a - b);
@@ -177,6 +177,7 @@ export function buildRenderModel(config: RenderConfig, dc: string, resolved: Rea
     routeMaps,
     families,
     vips,
+    held,
   };
 }
 

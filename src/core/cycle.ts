@@ -1,0 +1,254 @@
+// One watchdog cycle as a pure function: what was read in, what to change, the next state and what to log.
+//
+// cli/watchdog.ts only reads the inputs (DNS before the lock; state, IPVS and the speaker under
+// it), writes the returned state, then applies the returned changes in ONE speaker call. Every
+// decision lives here: which IPVS table to believe (SPEC "Trusting inputs"), which VIPs to watch
+// (policy.ts), holds, the per-VIP state machine (decide.ts), what this tool announced and must
+// not orphan.
+import { decide, type Policy as DecidePolicy } from './decide.js';
+import { VipError } from './errors.js';
+import type { IpvsTable } from './ipvs.js';
+import { ipvsVips, liveCounts, type LiveCount } from './live.js';
+import { dcPolicy, outsidePrefixes, sortedTargets, type DcPolicy, type Target } from './policy.js';
+import { sortByVip, toVip } from './prefix.js';
+import type { Announcement, IpvsTrust, LogFields, ResolvedName, RunningBgp, SpeakerChange, State, Vip, WatchdogStateName, WatchdogVipState } from './types.js';
+import type { Config } from '../config/load.js';
+
+export type CycleConfig = Pick<Config, 'dc' | 'services' | 'vip_prefixes' | 'watchdog'>;
+
+export interface CycleInput {
+  config: CycleConfig;
+  /** the services' answers, fresh or from the cache; a service missing here is unresolved */
+  resolved: ResolvedName[];
+  /** the parsed table, or why it could not be read (malformed, missing, timed out) */
+  ipvs: IpvsTable | VipError;
+  running: RunningBgp;
+  state: State;
+  now: Date;
+}
+
+/** One VIP of the cycle, for logs, --json, metrics. */
+export interface CycleRow {
+  vip: Vip;
+  names: string[];
+  action: 'add' | 'delete' | 'none';
+  why: string;
+  /** live real servers as believed this cycle (null: IPVS not read or not believed) */
+  live: number | null;
+  state: WatchdogStateName;
+  /** route-map announced with (add) or configured (delete, none) */
+  routeMap: string | null;
+  /** the SPEC log line of a change */
+  line?: string;
+}
+
+export interface CycleEvent {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  fields: LogFields;
+  msg: string;
+}
+
+export interface CyclePlan {
+  rows: CycleRow[];
+  /** every change of the cycle, for ONE speaker call */
+  changes: SpeakerChange[];
+  /** the state to write BEFORE the speaker is touched */
+  state: State;
+  events: CycleEvent[];
+  /** what makes the cycle's exit code non-zero */
+  errors: VipError[];
+  policy: DcPolicy;
+}
+
+const IMPLAUSIBLE_SHARE = 0.5; // SPEC: "lost more than half of its virtual services"
+
+/** Why a table is implausible, null when it is believable at once. */
+export function implausible(total: number, previous: IpvsTrust | undefined): string | null {
+  if (total === 0) return 'it lists no virtual service (empty or headers only: keepalived restarting?)';
+  if (previous && previous.services > 0 && previous.services - total > previous.services * IMPLAUSIBLE_SHARE) {
+    return `it lost ${previous.services - total} of the ${previous.services} virtual services of the last believed cycle`;
+  }
+  return null;
+}
+
+export function planCycle(input: CycleInput): CyclePlan {
+  const { config, running, state, now } = input;
+  const wd = config.watchdog;
+  const settle = wd.settle;
+  const events: CycleEvent[] = [];
+  const errors: VipError[] = [];
+  const warn = (msg: string, fields: LogFields = {}) => events.push({ level: 'warn', fields, msg });
+
+  // 1. Which IPVS table to believe.
+  let table: IpvsTable | null = null;
+  let trust: IpvsTrust | undefined = state.ipvs;
+  if (input.ipvs instanceof VipError) {
+    errors.push(input.ipvs);
+    events.push({ level: 'error', fields: { code: input.ipvs.code }, msg: `${input.ipvs.message}; changing nothing (fail static)` });
+  } else {
+    for (const w of input.ipvs.warnings) warn(`IPVS table: ${w}`);
+    const total = input.ipvs.services.length;
+    const why = implausible(total, state.ipvs);
+    const distrusted = state.ipvs?.distrusted ?? 0;
+    if (why && distrusted < settle) {
+      trust = { services: state.ipvs?.services ?? 0, distrusted: distrusted + 1 };
+      const err = new VipError(
+        'VIP_E_IPVS_IMPLAUSIBLE',
+        `IPVS table not believed (${distrusted + 1}/${settle}): ${why}; changing nothing unless it stays so for ${settle} cycles`,
+        { reason: why },
+      );
+      errors.push(err);
+      warn(err.message, { code: err.code });
+    } else {
+      if (why) warn(`IPVS table believed after ${settle} cycles: ${why}`);
+      table = input.ipvs;
+      trust = { services: total, distrusted: 0 };
+    }
+  }
+
+  // 2. What this DC announces. While the table is not believed, discovered VIPs are the ones this
+  //    tool announced: a doubtful table must not make them look orphaned.
+  const announced = state.announced ?? {};
+  const discovered = !wd.discover
+    ? []
+    : table
+      ? ipvsVips(table)
+      : Object.entries(announced)
+          .filter(([, a]) => a.source === 'discover')
+          .map(([p]) => p.split('/')[0]!);
+  const policy = dcPolicy(config, config.dc, input.resolved, discovered);
+  for (const e of policy.errors) warn(`${e.message}: not watched`, { vip: e.details.vip, code: e.code });
+
+  const conf = new Map(running.networks.map((n) => [n.prefix, n.routeMap]));
+  const routeMaps = new Set(running.routeMaps);
+  const targets = sortedTargets(policy);
+  const counts: Map<string, LiveCount> | null = table
+    ? liveCounts(
+        table,
+        targets.map((t) => t.vip.address),
+        { fwmarks: wd.fwmarks, exclude: wd.exclude_realservers },
+      )
+    : null;
+
+  const rows: CycleRow[] = [];
+  const nextWatchdog: Record<string, WatchdogVipState> = table ? {} : { ...state.watchdog };
+  const since = (p: string, s: WatchdogStateName) => (state.watchdog[p]?.state === s ? state.watchdog[p]!.since : now.toISOString());
+  const held = (p: string) => Object.hasOwn(state.holds, p);
+
+  // 3. Every target through the state machine.
+  for (const t of targets) {
+    const p = t.vip.prefix;
+    const prev = state.watchdog[p];
+    let live: number | null = null;
+    let services = prev?.services;
+    let gone: number | undefined;
+    if (counts) {
+      const c = counts.get(t.vip.address) ?? { live: 0, services: 0 };
+      if (c.services === 0 && (prev?.services ?? 0) > 0 && (prev?.gone ?? 0) < settle) {
+        gone = (prev?.gone ?? 0) + 1;
+        const err = new VipError(
+          'VIP_E_IPVS_IMPLAUSIBLE',
+          `the virtual services of ${t.vip.address} vanished from IPVS; not believed (${gone}/${settle}), changing nothing for it`,
+          { vip: t.vip.address },
+        );
+        errors.push(err);
+        warn(err.message, { vip: t.vip.address, code: err.code });
+      } else {
+        live = c.live;
+        services = c.services;
+      }
+    }
+    const policy: DecidePolicy = { min: t.thresholds.min, restore: t.thresholds.restore, rise: wd.rise, fall: wd.fall };
+    const d = decide(prev, { live, held: held(p), configured: conf.has(p) }, policy);
+    let action = d.action;
+    let why = d.why;
+    if (action === 'add' && !routeMaps.has(t.routeMap)) {
+      const err = new VipError('VIP_E_POLICY_ROUTEMAP', `route-map ${t.routeMap} does not exist: not announcing ${p} (load the rendered snippet)`, { vip: t.vip.address });
+      errors.push(err);
+      events.push({ level: 'error', fields: { vip: t.vip.address, code: err.code }, msg: err.message });
+      action = 'none';
+      why = `route-map ${t.routeMap} missing`;
+    }
+    const routeMap = action === 'add' ? t.routeMap : (conf.get(p) ?? null);
+    const row: CycleRow = { vip: t.vip, names: t.names, action, why, live: d.next.live, state: d.next.state, routeMap };
+    if (action !== 'none') {
+      row.line = d.next.state === 'held' ? `${t.vip.address} is held for maintenance > delete route` : `${d.next.live ?? 0} realservers available behind ${t.vip.address} > ${action} route`;
+    }
+    rows.push(row);
+    nextWatchdog[p] = {
+      ...d.next,
+      since: since(p, d.next.state),
+      ...(services !== undefined ? { services } : {}),
+      ...(gone !== undefined ? { gone } : {}),
+    };
+  }
+
+  // 4. What is configured but no longer a target: holds always win; what this tool announced is
+  //    withdrawn once it has stayed out of the policy for `settle` believed cycles (never orphaned).
+  const isTarget = (p: string) => policy.targets.has(p);
+  const inside = (p: string) => outsidePrefixes([{ action: 'delete', prefix: p, routeMap: null }], config.vip_prefixes).length === 0;
+  for (const p of Object.keys(state.holds)) {
+    if (isTarget(p) || !conf.has(p) || !inside(p)) continue;
+    const vip = toVip(p.split('/')[0]!);
+    rows.push({ vip, names: state.holds[p]!.names, action: 'delete', why: 'held for maintenance', live: null, state: 'held', routeMap: conf.get(p) ?? null, line: `${vip.address} is held for maintenance > delete route` });
+  }
+  let unresolvedSaid = false;
+  for (const [p, a] of Object.entries(announced)) {
+    if (isTarget(p) || a.source === 'literal' || !conf.has(p) || held(p) || !inside(p)) continue;
+    if (!table) continue; // counting pauses while IPVS is not believed (nextWatchdog kept everything)
+    if (policy.unresolved.length > 0) {
+      if (!unresolvedSaid) warn(`${policy.unresolved.join(', ')} did not resolve: VIPs no longer in the policy are left as they are this cycle`);
+      unresolvedSaid = true;
+      if (state.watchdog[p]) nextWatchdog[p] = state.watchdog[p]!;
+      continue;
+    }
+    const vip = toVip(p.split('/')[0]!);
+    const why =
+      policy.excluded.get(p)?.why ?? (a.source === 'discover' ? 'its IPVS virtual services are gone' : 'no configured service resolves to it any more');
+    const gone = (state.watchdog[p]?.gone ?? 0) + 1;
+    if (gone <= settle) {
+      warn(`${vip.address} is no longer announced from dc ${config.dc} (${why}); withdrawing it if that holds for ${settle} cycles (${gone}/${settle})`, { vip: vip.address });
+      nextWatchdog[p] = { state: state.watchdog[p]?.state ?? 'unknown', count: 0, live: null, since: state.watchdog[p]?.since ?? now.toISOString(), gone };
+      continue;
+    }
+    const line = a.source === 'discover' ? `0 realservers available behind ${vip.address} > delete route` : `${vip.address} is no longer announced from dc ${config.dc} (${why}) > delete route`;
+    rows.push({ vip, names: [], action: 'delete', why, live: a.source === 'discover' ? 0 : null, state: 'down', routeMap: conf.get(p) ?? null, line });
+  }
+
+  // 5. One batch, re-checked at the speaker boundary.
+  let changes: SpeakerChange[] = rows.filter((r) => r.action !== 'none').map((r) => ({ action: r.action as 'add' | 'delete', prefix: r.vip.prefix, routeMap: r.routeMap }));
+  const bad = new Set(outsidePrefixes(changes, config.vip_prefixes).map((c) => c.prefix));
+  if (bad.size > 0) {
+    for (const p of bad) errors.push(new VipError('VIP_E_POLICY_PREFIX', `${p} is outside vip_prefixes: not touched`, { vip: p.split('/')[0] }));
+    changes = changes.filter((c) => !bad.has(c.prefix));
+  }
+  for (const r of rows) {
+    if (r.action === 'none' || bad.has(r.vip.prefix)) continue;
+    events.push({
+      level: 'info',
+      fields: { vip: r.vip.address, prefix: r.vip.prefix, action: r.action, live: r.live, service: r.names.join(','), dc: config.dc, reason: r.why },
+      msg: r.line!,
+    });
+  }
+
+  // 6. The announcement journal: what this tool wants announced, written before the speaker.
+  const nextAnnounced: Record<string, Announcement> = {};
+  const sourceOf = (t: Target | undefined) => t?.source ?? 'service';
+  for (const [p, rm] of conf) {
+    if (changes.some((c) => c.prefix === p && c.action === 'delete')) continue;
+    if (announced[p]) nextAnnounced[p] = announced[p]!;
+    else if (isTarget(p)) nextAnnounced[p] = { routeMap: rm ?? policy.targets.get(p)!.routeMap, source: sourceOf(policy.targets.get(p)), since: now.toISOString() };
+  }
+  for (const c of changes) {
+    if (c.action === 'add') nextAnnounced[c.prefix] = { routeMap: c.routeMap!, source: sourceOf(policy.targets.get(c.prefix)), since: now.toISOString() };
+  }
+
+  const nextState: State = {
+    ...state,
+    watchdog: Object.fromEntries(Object.entries(nextWatchdog).sort(([a], [b]) => (a < b ? -1 : 1))),
+    announced: Object.fromEntries(Object.entries(nextAnnounced).sort(([a], [b]) => (a < b ? -1 : 1))),
+    ...(trust ? { ipvs: trust } : {}),
+  };
+  return { rows: sortByVip(rows, (r) => r.vip), changes, state: nextState, events, errors, policy };
+}
+
