@@ -64,7 +64,8 @@ const IMPLAUSIBLE_SHARE = 0.5; // SPEC: "lost more than half of its virtual serv
 
 /** Why a table is implausible, null when it is believable at once. */
 export function implausible(total: number, previous: IpvsTrust | undefined): string | null {
-  if (total === 0) return 'it lists no virtual service (empty or headers only: keepalived restarting?)';
+  // an empty table is news only when the last believed one was not empty
+  if (total === 0 && (previous === undefined || previous.services > 0)) return 'it lists no virtual service (empty or headers only: keepalived restarting?)';
   if (previous && previous.services > 0 && previous.services - total > previous.services * IMPLAUSIBLE_SHARE) {
     return `it lost ${previous.services - total} of the ${previous.services} virtual services of the last believed cycle`;
   }
@@ -82,6 +83,8 @@ export function planCycle(input: CycleInput): CyclePlan {
   // 1. Which IPVS table to believe.
   let table: IpvsTable | null = null;
   let trust: IpvsTrust | undefined = state.ipvs;
+  // a table believed after `settle` doubted cycles has served the per-VIP settle time too
+  let settled = false;
   if (input.ipvs instanceof VipError) {
     errors.push(input.ipvs);
     events.push({ level: 'error', fields: { code: input.ipvs.code }, msg: `${input.ipvs.message}; changing nothing (fail static)` });
@@ -101,6 +104,7 @@ export function planCycle(input: CycleInput): CyclePlan {
       warn(err.message, { code: err.code });
     } else {
       if (why) warn(`IPVS table believed after ${settle} cycles: ${why}`);
+      settled = why !== null;
       table = input.ipvs;
       trust = { services: total, distrusted: 0 };
     }
@@ -144,7 +148,7 @@ export function planCycle(input: CycleInput): CyclePlan {
     let gone: number | undefined;
     if (counts) {
       const c = counts.get(t.vip.address) ?? { live: 0, services: 0 };
-      if (c.services === 0 && (prev?.services ?? 0) > 0 && (prev?.gone ?? 0) < settle) {
+      if (c.services === 0 && (prev?.services ?? 0) > 0 && (prev?.gone ?? 0) < settle && !settled) {
         gone = (prev?.gone ?? 0) + 1;
         const err = new VipError(
           'VIP_E_IPVS_IMPLAUSIBLE',
@@ -205,7 +209,7 @@ export function planCycle(input: CycleInput): CyclePlan {
     const vip = toVip(p.split('/')[0]!);
     const why =
       policy.excluded.get(p)?.why ?? (a.source === 'discover' ? 'its IPVS virtual services are gone' : 'no configured service resolves to it any more');
-    const gone = (state.watchdog[p]?.gone ?? 0) + 1;
+    const gone = settled && a.source === 'discover' ? settle + 1 : (state.watchdog[p]?.gone ?? 0) + 1;
     if (gone <= settle) {
       warn(`${vip.address} is no longer announced from dc ${config.dc} (${why}); withdrawing it if that holds for ${settle} cycles (${gone}/${settle})`, { vip: vip.address });
       nextWatchdog[p] = { state: state.watchdog[p]?.state ?? 'unknown', count: 0, live: null, since: state.watchdog[p]?.since ?? now.toISOString(), gone };

@@ -2,19 +2,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatMetrics } from '../../src/core/metrics.ts';
-import type { ItemDecision } from '../../src/core/watchdog.ts';
+import type { CycleRow } from '../../src/core/cycle.ts';
 import { toVip } from '../../src/core/prefix.ts';
 
-const item = (address: string, names: string[], live: number | null, state: 'up' | 'down' | 'held' | 'unknown'): ItemDecision => ({
-  item: { vip: toVip(address), names, routeMap: 'VIP-RANK-0', policy: { min: 1, restore: 1, rise: 1, fall: 1 }, discovered: names.length === 0 },
-  decision: { next: { state, count: 0, live }, action: 'none', why: '' },
-  configured: state === 'up',
-  configuredRouteMap: state === 'up' ? 'VIP-RANK-0' : null,
+const item = (address: string, names: string[], live: number | null, state: 'up' | 'down' | 'held' | 'unknown'): CycleRow => ({
+  vip: toVip(address),
+  names,
+  action: 'none',
+  why: '',
+  live,
+  state,
+  routeMap: state === 'up' ? 'VIP-RANK-0' : null,
 });
 
 test('per-VIP announced, live and held; cycle time, duration, errors, exit code', () => {
   const text = formatMetrics({
-    decisions: [item('192.0.2.1', ['a.example', 'b.example'], 2, 'up'), item('2001:db8::1', ['a.example'], 0, 'held')],
+    rows: [item('192.0.2.1', ['a.example', 'b.example'], 2, 'up'), item('2001:db8::1', ['a.example'], 0, 'held')],
     announced: new Set(['192.0.2.1/32']),
     holds: new Set(['2001:db8::1/128']),
     finishedAt: new Date('2026-11-27T10:00:00Z'),
@@ -38,7 +41,7 @@ test('per-VIP announced, live and held; cycle time, duration, errors, exit code'
 
 test('an unreadable table leaves live out (not 0); a failed cycle still reports its exit code and error', () => {
   const text = formatMetrics({
-    decisions: [item('192.0.2.1', ['a.example'], null, 'unknown')],
+    rows: [item('192.0.2.1', ['a.example'], null, 'unknown')],
     announced: null,
     holds: new Set(),
     finishedAt: new Date(0),
@@ -53,6 +56,6 @@ test('an unreadable table leaves live out (not 0); a failed cycle still reports 
 });
 
 test('label values are escaped', () => {
-  const text = formatMetrics({ decisions: [item('192.0.2.1', ['we"ird\\name'], 1, 'up')], announced: new Set(), holds: new Set(), finishedAt: new Date(0), durationMs: 0, exitCode: 0, errors: 0 });
+  const text = formatMetrics({ rows: [item('192.0.2.1', ['we"ird\\name'], 1, 'up')], announced: new Set(), holds: new Set(), finishedAt: new Date(0), durationMs: 0, exitCode: 0, errors: 0 });
   assert.match(text, /names="we\\"ird\\\\name"/);
 });

@@ -1,7 +1,8 @@
 // Unit tests: route-map choice, policy refusals, the add/delete diff and read-back verification.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { missingRouteMaps, planAdd, planDelete, rankFor, speakerChanges, targetsFor, verify } from '../../src/core/plan.ts';
+import { missingRouteMaps, planAdd, planDelete, speakerChanges, verify } from '../../src/core/plan.ts';
+import { dcPolicy, targetsFor } from '../../src/core/policy.ts';
 import type { ResolvedName, RunningBgp } from '../../src/core/types.ts';
 
 const config = {
@@ -21,16 +22,16 @@ const running = (networks: [string, string | null][], routeMaps = ['VIP-RANK-0',
   text: '',
 });
 
-test('rank comes from the position of this DC in prefer; unlisted names and literals use rank 0', () => {
-  assert.equal(rankFor(config, 'a.tld'), 0);
-  assert.equal(rankFor(config, 'B.TLD.'), 1);
-  assert.equal(rankFor(config, 'c.tld'), null, 'this DC does not announce c.tld');
-  assert.equal(rankFor(config, 'other.tld'), 0);
-  assert.equal(rankFor(config, '192.0.2.50'), 0);
-});
+/** The targets of ASKED names, with every service's answer known (SERVICES, then the asked ones). */
+const tfor = (asked: ResolvedName[], services: ResolvedName[] = [], intent: 'add' | 'delete' = 'add') => {
+  const all = [...services, ...asked, ...config.services.map((s) => r(s.name))];
+  const seen = new Set<string>();
+  const answers = all.filter((x) => !seen.has(x.name) && seen.add(x.name));
+  return targetsFor(config, dcPolicy({ ...config, watchdog: undefined }, 'par1', answers), asked, intent);
+};
 
 test('targets carry the route-map of their rank, merged and sorted', () => {
-  const { targets, errors } = targetsFor(config, [r('b.tld', '2001:db8::1', '192.0.2.2'), r('x.tld', '192.0.2.1')]);
+  const { targets, errors } = tfor([r('b.tld', '2001:db8::1', '192.0.2.2'), r('x.tld', '192.0.2.1')]);
   assert.deepEqual(errors, []);
   assert.deepEqual(targets.map((t) => [t.vip.prefix, t.routeMap]), [
     ['192.0.2.1/32', 'VIP-RANK-0'],
@@ -40,16 +41,16 @@ test('targets carry the route-map of their rank, merged and sorted', () => {
 });
 
 test('policy: outside vip_prefixes, DC not in prefer, and conflicting ranks are refused', () => {
-  const out = targetsFor(config, [r('a.tld', '192.0.2.1', '198.51.100.1')]);
+  const out = tfor([r('a.tld', '192.0.2.1', '198.51.100.1')]);
   assert.deepEqual(out.errors.map((e) => [e.code, e.exit]), [['VIP_E_POLICY_PREFIX', 5]]);
   assert.match(out.errors[0]!.message, /198\.51\.100\.1.*outside vip_prefixes/);
-  assert.equal(targetsFor(config, [r('c.tld', '192.0.2.3')]).errors[0]!.code, 'VIP_E_POLICY_DC');
-  const conflict = targetsFor(config, [r('a.tld', '192.0.2.4'), r('b.tld', '192.0.2.4')]);
+  assert.equal(tfor([r('c.tld', '192.0.2.3')]).errors[0]!.code, 'VIP_E_POLICY_DC');
+  const conflict = tfor([r('a.tld', '192.0.2.4'), r('b.tld', '192.0.2.4')]);
   assert.equal(conflict.errors[0]!.code, 'VIP_E_POLICY_CONFLICT');
 });
 
 test('add plans only what differs; a second add is a no-op', () => {
-  const { targets } = targetsFor(config, [r('a.tld', '192.0.2.1', '192.0.2.2', '2001:db8::1')]);
+  const { targets } = tfor([r('a.tld', '192.0.2.1', '192.0.2.2', '2001:db8::1')]);
   const plan = planAdd(targets, running([['192.0.2.1/32', 'VIP-RANK-0'], ['192.0.2.2/32', 'VIP-RANK-1']]));
   assert.deepEqual(plan.map((c) => [c.vip.prefix, c.action]), [
     ['192.0.2.1/32', 'none'],
@@ -66,7 +67,7 @@ test('add plans only what differs; a second add is a no-op', () => {
 });
 
 test('delete withdraws only configured VIPs', () => {
-  const { targets } = targetsFor(config, [r('a.tld', '192.0.2.1', '192.0.2.2')]);
+  const { targets } = tfor([r('a.tld', '192.0.2.1', '192.0.2.2')]);
   const plan = planDelete(targets, running([['192.0.2.1/32', 'VIP-RANK-0']]), 'kernel upgrade');
   assert.deepEqual(speakerChanges(plan), [{ action: 'delete', prefix: '192.0.2.1/32', routeMap: 'VIP-RANK-0' }]);
   assert.equal(plan[0]!.reason, 'kernel upgrade');
@@ -74,14 +75,14 @@ test('delete withdraws only configured VIPs', () => {
 });
 
 test('route-maps missing from the running config are reported (FRR would drop the network silently)', () => {
-  const { targets } = targetsFor(config, [r('b.tld', '192.0.2.9')]);
+  const { targets } = tfor([r('b.tld', '192.0.2.9')]);
   const plan = planAdd(targets, running([], ['VIP-RANK-0']));
   assert.deepEqual(missingRouteMaps(plan, running([], ['VIP-RANK-0'])), ['VIP-RANK-1']);
   assert.deepEqual(missingRouteMaps(plan, running([])), []);
 });
 
 test('verify: configured but not in the BGP table says why', () => {
-  const { targets } = targetsFor(config, [r('a.tld', '192.0.2.1')]);
+  const { targets } = tfor([r('a.tld', '192.0.2.1')]);
   const [c] = planAdd(targets, running([]));
   const after = running([['192.0.2.1/32', 'VIP-RANK-0']]);
   const absent = verify('add', c!, after, undefined);
