@@ -174,8 +174,8 @@ services: [{ name: x.test, prefer: [a, b] }, { name: y.test, prefer: [a, b] }]
       () => buildRenderModel(CONFIG, 'par1', bad, 'x'),
       (e: VipError) =>
         e.exit === 5 &&
-        /www\.example\.test resolves to 203\.0\.113\.5, outside vip_prefixes/.test(e.message) &&
-        /192\.0\.2\.10 belongs to api\.example\.test \(rank 2 here\) and www\.example\.test \(rank 0\)/.test(e.message),
+        /www\.example\.test resolves to 203\.0\.113\.5, which is outside vip_prefixes/.test(e.message) &&
+        /192\.0\.2\.10 is claimed by www\.example\.test \(rank 0\), api\.example\.test \(rank 2\) in dc par1/.test(e.message),
     );
   });
 
@@ -436,16 +436,20 @@ describe('renderCommand on in-memory deps', () => {
     await assert.rejects(renderCommand(deps({ fail }).d, { check: false }), (e: VipError) => e.exit === 4 && /api\.example\.test does not exist/.test(e.message));
   });
 
-  test('--check: 0 in sync, 10 with the differences, a held VIP explained', async () => {
+  test('--check: 0 in sync, 10 with the differences; a held VIP stays out of the snippet', async () => {
     const ok = deps({});
     assert.equal(await renderCommand(ok.d, { check: true }), 0);
     assert.match(ok.out.join(''), /^in sync/);
-    const held = deps({
-      running: RUNNING_PAR1.replace('  network 192.0.2.10/32 route-map VIP-RANK-0\n', ''),
-      state: { holds: { '192.0.2.10/32': { reason: 'kernel upgrade', by: 'alice', since: '2024-01-01T00:00:00.000Z', names: ['www.example.test'] } } },
-    });
-    assert.equal(await renderCommand(held.d, { check: true }), 10);
-    assert.match(held.out.join(''), /\+ {3}network 192\.0\.2\.10\/32 route-map VIP-RANK-0 {4}\(withdrawn for maintenance by alice .*"kernel upgrade"; loading the snippet would announce it again\)/);
+    const hold = { holds: { '192.0.2.10/32': { reason: 'kernel upgrade', by: 'alice', since: '2024-01-01T00:00:00.000Z', names: ['www.example.test'] } } };
+    const held = deps({ running: RUNNING_PAR1.replace('  network 192.0.2.10/32 route-map VIP-RANK-0\n', ''), state: hold });
+    assert.equal(await renderCommand(held.d, { check: true }), 0, 'withdrawn and held: in sync, reloading cannot re-announce it');
+    const text = deps({ state: hold });
+    assert.equal(await renderCommand(text.d, { check: false }), 0);
+    assert.doesNotMatch(text.out.join(''), /^\s*network 192\.0\.2\.10\/32/m);
+    assert.match(text.out.join(''), /^! held for maintenance, left out: network 192\.0\.2\.10\/32 route-map VIP-RANK-0 \(by alice since 2024-01-01T00:00:00\.000Z: kernel upgrade\)$/m);
+    const back = deps({ state: hold });
+    assert.equal(await renderCommand(back.d, { check: true }), 10, 'held but configured: the snippet says to remove it');
+    assert.match(back.out.join(''), /- {3}network 192\.0\.2\.10\/32 route-map VIP-RANK-0/);
     const j = deps({ json: true, running: RUNNING_PAR1.replace('64512 64512 64512', '64512') });
     assert.equal(await renderCommand(j.d, { check: true }), 10);
     const doc = JSON.parse(j.out[0]!);
