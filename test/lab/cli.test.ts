@@ -239,20 +239,20 @@ describe('vip-mgmt -a / -d on real FRR and DNS', { concurrency: false }, () => {
   test('while another run holds the lock: exit 75 and nothing done; with --lock-wait it waits its turn', async (t) => {
     if (!gate(t)) return;
     const store = createStateStore(join(dir, 'state'));
-    const release = await store.lock();
+    const held = await store.lock();
     const before = await running();
     try {
       const r = await cli('-d', 'www.svc.example.test', '--lock-wait', '0');
       assert.equal(r.code, 75, describeRun(r));
       assert.equal(await running(), before);
     } finally {
-      await release();
+      await held.release();
     }
     const again = await store.lock();
     const waiting = cli('-d', 'v4only.example.test', '--lock-wait', '20s');
     await new Promise((res) => setTimeout(res, 1500));
     assert.equal(await running(), before, 'the waiting run must not change anything while the lock is held');
-    await again();
+    await again.release();
     const r = await waiting;
     assert.equal(r.code, 0, describeRun(r));
     await lab.waitRoute('192.0.2.20/32', (x) => x === null);

@@ -66,7 +66,8 @@ describe('watchdog run rules and daemon on the host lab', { concurrency: false }
       stateDir: join(dir, 'state'),
       datacenters: { par1: 64512, lon1: 64513 },
       services: [{ name: 'svc.wd.test', prefer: ['par1', 'lon1'], min_realservers: 1, restore_realservers: 1 }],
-      extra: { watchdog: { ipvs: { source: 'proc', path: table }, discover: true, metrics_file: join(dir, 'vip_mgmt.prom') } },
+      // one cycle per change: these tests are about the run rules; the settle/rise/fall defaults are test/lab/safety.test.ts's
+      extra: { watchdog: { rise: 1, fall: 1, ipvs: { source: 'proc', path: table }, discover: true, metrics_file: join(dir, 'vip_mgmt.prom') } },
     });
     cfg = await writeConfig(dir, base);
   });
@@ -104,7 +105,7 @@ describe('watchdog run rules and daemon on the host lab', { concurrency: false }
 
   test('lock busy: the cycle exits 75 and prints nothing (cron overlap is normal)', async (t) => {
     if (!gate(t)) return;
-    const release = await createStateStore(join(dir, 'state')).lock();
+    const held = await createStateStore(join(dir, 'state')).lock();
     try {
       await setTable([0, 0]);
       const r = await cli('watchdog');
@@ -113,7 +114,7 @@ describe('watchdog run rules and daemon on the host lab', { concurrency: false }
       assert.equal(r.stderr, '');
       assert.ok(await present(P_SVC), 'nothing was done while the lock was held');
     } finally {
-      await release();
+      await held.release();
       await setTable([1, 1]);
     }
   });
