@@ -13,7 +13,7 @@
 //   rank 0 only when no service claims it.
 import { VipError, type ErrorCode } from './errors.js';
 import { insideAny, sortByVip, toVip } from './prefix.js';
-import type { ResolvedName, SpeakerChange, Vip } from './types.js';
+import type { ResolvedName, Speaker, SpeakerChange, Vip } from './types.js';
 import type { Config } from '../config/load.js';
 
 export const routeMapName = (rank: number): string => `VIP-RANK-${rank}`;
@@ -239,4 +239,22 @@ export function outsidePrefixes(changes: readonly SpeakerChange[], vipPrefixes: 
       return true;
     }
   });
+}
+
+/**
+ * The speaker as commands see it: apply() refuses (VIP_E_POLICY_PREFIX, nothing sent) a batch with
+ * any change outside vip_prefixes, whatever computed it. Everything else passes through.
+ */
+export function guardSpeaker<S extends Speaker>(speaker: S, vipPrefixes: readonly string[]): S {
+  const guarded = Object.create(speaker) as S;
+  guarded.apply = async (asn, changes) => {
+    const bad = outsidePrefixes(changes, vipPrefixes);
+    if (bad.length > 0) {
+      throw new VipError('VIP_E_POLICY_PREFIX', `refusing to send ${bad.map((c) => `${c.action} ${c.prefix}`).join(', ')} to the speaker: outside vip_prefixes (${vipPrefixes.join(', ')})`, {
+        vip: bad[0]!.prefix.split('/')[0],
+      });
+    }
+    return speaker.apply(asn, changes);
+  };
+  return guarded;
 }

@@ -1,7 +1,8 @@
 // The policy function's table: services x DCs x literals x discover x conflicts (SPEC "Trusting inputs").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dcPolicy, outsidePrefixes, targetsFor } from '../../src/core/policy.ts';
+import { dcPolicy, guardSpeaker, outsidePrefixes, targetsFor } from '../../src/core/policy.ts';
+import type { VipError } from '../../src/core/errors.ts';
 import type { ResolvedName } from '../../src/core/types.ts';
 
 const r = (name: string, ...addresses: string[]): ResolvedName => ({ name, chain: [], addresses, ttl: 60 });
@@ -133,4 +134,28 @@ test('speaker boundary: changes outside vip_prefixes or not host prefixes are ca
     config.vip_prefixes,
   );
   assert.deepEqual(bad.map((c) => c.prefix), ['198.51.100.1/32', '192.0.2.0/24', 'nonsense']);
+});
+
+test('guardSpeaker: a batch touching anything outside vip_prefixes is refused whole, nothing sent; other methods pass through', async () => {
+  const sent: unknown[] = [];
+  const inner = {
+    readRunning: async () => ({ asn: 1, networks: [], routeMaps: [], text: '' }),
+    apply: async (_asn: number, changes: unknown[]) => void sent.push(changes),
+    lookup: async () => new Map(),
+    extra() {
+      return 'kept';
+    },
+  };
+  const g = guardSpeaker(inner, config.vip_prefixes);
+  await assert.rejects(
+    g.apply(64512, [
+      { action: 'add', prefix: '192.0.2.1/32', routeMap: 'VIP-RANK-0' },
+      { action: 'delete', prefix: '198.51.100.1/32', routeMap: null },
+    ]),
+    (e: VipError) => e.code === 'VIP_E_POLICY_PREFIX' && e.exit === 5 && /delete 198\.51\.100\.1\/32/.test(e.message),
+  );
+  assert.deepEqual(sent, []);
+  await g.apply(64512, [{ action: 'add', prefix: '192.0.2.1/32', routeMap: 'VIP-RANK-0' }]);
+  assert.equal(sent.length, 1);
+  assert.equal(g.extra(), 'kept');
 });
