@@ -3,8 +3,8 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as LoadModule from '../src/config/load.ts';
 import type * as IpvsModule from '../src/core/ipvs.ts';
-import type * as LiveModule from '../src/core/live.ts';
-import type * as WatchdogModule from '../src/core/watchdog.ts';
+import type * as PolicyModule from '../src/core/policy.ts';
+import type * as CycleModule from '../src/core/cycle.ts';
 import type * as PrefixModule from '../src/core/prefix.ts';
 import type { ResolvedName, RunningBgp, State } from '../src/core/types.ts';
 import { benchTable, formatProcIpVs } from './gen-ipvs.ts';
@@ -42,7 +42,6 @@ export interface CResult {
   routesSteady: number;
   parseMs: number[];
   itemsMs: number[];
-  liveMs: number[];
   decideMs: number[];
   totalInProcessMs: number[];
 }
@@ -54,8 +53,8 @@ export async function benchC(opts: { cold?: number; steady?: number; inProcess?:
   // the core modules of the tree being measured (its compiled dist/, the code the CLI runs)
   const { loadConfig } = (await import(dist('config/load.js'))) as typeof LoadModule;
   const { parseProcIpVs } = (await import(dist('core/ipvs.js'))) as typeof IpvsModule;
-  const { liveCounts } = (await import(dist('core/live.js'))) as typeof LiveModule;
-  const { decideAll, watchItems } = (await import(dist('core/watchdog.js'))) as typeof WatchdogModule;
+  const { dcPolicy } = (await import(dist('core/policy.js'))) as typeof PolicyModule;
+  const { planCycle } = (await import(dist('core/cycle.js'))) as typeof CycleModule;
   const { toVip } = (await import(dist('core/prefix.js'))) as typeof PrefixModule;
   const { text, vips, names } = scenario();
   log(`C: table ${(text.length / 1e6).toFixed(2)} MB, ${vips.length} distinct VIPs, ${names.length} names; building the lab`);
@@ -73,7 +72,6 @@ export async function benchC(opts: { cold?: number; steady?: number; inProcess?:
     routesSteady: 0,
     parseMs: [],
     itemsMs: [],
-    liveMs: [],
     decideMs: [],
     totalInProcessMs: [],
   };
@@ -88,7 +86,8 @@ export async function benchC(opts: { cold?: number; steady?: number; inProcess?:
       extra: {
         bgp: { speaker: 'frr', vtysh: 'vtysh', pathspace: lb.pathspace, verify_timeout: '30s', timeout: '60s' },
         dns: { servers: [`127.0.0.1:${dnsPort}`], timeout: '2s', attempts: 2 },
-        watchdog: { ipvs: { source: 'proc', path: tablePath } },
+        // rise 1: the cold run measures announcing every VIP in one cycle
+        watchdog: { rise: 1, fall: 1, ipvs: { source: 'proc', path: tablePath } },
       },
     });
     const count = async () => (await waitCount(lab, 4, inVips, () => true)) + (await waitCount(lab, 6, inVips, () => true));
@@ -142,22 +141,18 @@ export async function benchC(opts: { cold?: number; steady?: number; inProcess?:
       const t0 = performance.now();
       const table = parseProcIpVs(fileText);
       const t1 = performance.now();
-      const { items } = watchItems(config, resolved, []);
+      dcPolicy(config, config.dc, resolved);
       const t2 = performance.now();
-      const counts = liveCounts(table, items.map((it) => it.vip.address), { fwmarks: config.watchdog.fwmarks, exclude: config.watchdog.exclude_realservers });
-      const live = new Map([...counts].map(([v, c]) => [v, c.live]));
-      const t3 = performance.now();
-      const d = decideAll(items, live, running, state);
+      const d = planCycle({ config, resolved, ipvs: table, running, state, now: new Date() });
       const t4 = performance.now();
       changes = d.changes.length;
       if (i < 3) continue; // warm-up
       r.parseMs.push(t1 - t0);
       r.itemsMs.push(t2 - t1);
-      r.liveMs.push(t3 - t2);
       r.decideMs.push(t4 - t3);
       r.totalInProcessMs.push(t4 - t0);
     }
-    log(`C: in-process parse ${ms(median(r.parseMs))}, watchItems ${ms(median(r.itemsMs))}, live ${ms(median(r.liveMs))}, decide ${ms(median(r.decideMs))} (${changes} changes decided: steady means 0)`);
+    log(`C: in-process parse ${ms(median(r.parseMs))}, dcPolicy ${ms(median(r.itemsMs))}, planCycle ${ms(median(r.decideMs))} (${changes} changes decided: steady means 0)`);
   });
   printC(r);
   return r;
@@ -175,10 +170,9 @@ export function printC(r: CResult): void {
       cli('steady: `vip-mgmt watchdog`, nothing changes, DNS cache fresh', r.steadyMs),
       cli('steady, DNS cache dropped (1,000 names resolved again)', r.steadyDnsMs),
       row('in-process: parseProcIpVs (10,000 services)', r.parseMs),
-      row('in-process: watchItems (1,000 names -> 1,250 VIPs, policy)', r.itemsMs),
-      row('in-process: liveCounts (1,250 VIPs)', r.liveMs),
-      row('in-process: decideAll (1,250 VIPs)', r.decideMs),
-      row(`in-process: parse + live + decide (${r.noisyRounds} of ${r.totalInProcessMs.length} rounds with qemu running)`, r.totalInProcessMs),
+      row('in-process: dcPolicy (1,000 names -> 1,250 VIPs)', r.itemsMs),
+      row('in-process: planCycle (policy, live counts, decide, next state; 1,250 VIPs)', r.decideMs),
+      row(`in-process: parse + planCycle (${r.noisyRounds} of ${r.totalInProcessMs.length} rounds with qemu running)`, r.totalInProcessMs),
     ],
   );
 }
