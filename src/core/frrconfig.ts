@@ -26,11 +26,13 @@ function classfulLength(addr: string): number {
   return first < 128 ? 8 : first < 192 ? 16 : 24;
 }
 
-/** `router bgp 64512`, also asdot `router bgp 1.10`; null for anything else. */
+/** `router bgp 64512`, also asdot `router bgp 1.10`; null for anything else, out-of-range numbers
+ *  included: FRR never prints them, and a 20-digit "ASN" must not reach buildApplyCommands. */
 function parseAsn(text: string): number | null {
-  if (/^\d+$/.test(text)) return Number(text);
-  const m = /^(\d+)\.(\d+)$/.exec(text);
-  return m ? Number(m[1]) * 65536 + Number(m[2]) : null;
+  const m = /^(?:(\d{1,5})\.)?(\d{1,10})$/.exec(text);
+  if (!m) return null;
+  const n = m[1] === undefined ? Number(m[2]) : Number(m[2]) <= 0xffff ? Number(m[1]) * 65536 + Number(m[2]) : -1;
+  return n >= 1 && n <= 4294967295 ? n : null;
 }
 
 /** The prefix and route-map of a `network ...` line's words (after "network"); null when unusable. */

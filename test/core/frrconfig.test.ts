@@ -114,6 +114,18 @@ end
   assert.deepEqual(r.routeMaps, ['VIP-RANK-0', 'VIP-RANK-1']);
 });
 
+test('parseRunningConfig: AS numbers as FRR prints them, asdot included; out-of-range ones are no default instance', () => {
+  const asn = (word: string) => parseRunningConfig(`router bgp ${word}\n network 192.0.2.1/32\n`).asn;
+  assert.equal(asn('64512'), 64512);
+  assert.equal(asn('4294967295'), 4294967295);
+  assert.equal(asn('1.10'), 65546);
+  assert.equal(asn('65535.65535'), 4294967295);
+  // found by test/fuzz/frrconfig.test.ts: these reached buildApplyCommands, whose RangeError escaped as an internal error
+  for (const bad of ['0', '4294967296', '9007199254740993', '9'.repeat(400), '1.65536', '65536.0', '1.', '.1', '-1']) {
+    assert.equal(asn(bad), null, bad);
+  }
+});
+
 test('parseLookupJson: only our sourced path counts; invalid, learned-only and absent prefixes', () => {
   const m = parseLookupJson(fixture('lookup.json.out'), LOOKUP);
   assert.deepEqual([...m.values()], [
