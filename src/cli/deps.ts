@@ -14,15 +14,17 @@ export function makeOutput(): Output {
   };
 }
 
+/** The level of stderr: -v and -q move it; syslog keeps the configured level whatever they say, so
+ *  `watchdog -q` under cron mails nothing routine and still leaves every change line in syslog. */
 export function logLevel(opts: GlobalOptions, configured = 'info'): string {
   if (opts.verbose) return 'debug';
-  if (opts.quiet) return 'warn';
+  if (opts.quiet) return configured === 'error' || configured === 'fatal' || configured === 'silent' ? configured : 'warn';
   return configured;
 }
 
 /** Log before the config is known (usage and config errors): plain stderr, no syslog. */
 export function bootLog(opts: GlobalOptions): LogHandle {
-  return createLog({ level: logLevel(opts), json: false, syslog: false, tag: 'vip-mgmt', color: opts.color });
+  return createLog({ level: 'info', stderrLevel: logLevel(opts), json: false, syslog: false, tag: 'vip-mgmt', color: opts.color });
 }
 
 export function whoAmI(): string {
@@ -32,7 +34,8 @@ export function whoAmI(): string {
 export async function makeDeps(opts: GlobalOptions, configOverride?: Config): Promise<Deps & { log: LogHandle }> {
   const config = configOverride ?? (await loadConfig(opts.config));
   const log = createLog({
-    level: logLevel(opts, config.log.level),
+    level: config.log.level,
+    stderrLevel: logLevel(opts, config.log.level),
     json: process.env.VIP_MGMT_LOG_FORMAT === 'json',
     syslog: config.log.syslog,
     tag: config.log.tag,
