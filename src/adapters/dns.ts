@@ -4,7 +4,7 @@ import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { VipError } from '../core/errors.js';
-import { parseAddress } from '../core/prefix.js';
+import { parseAddress, printable } from '../core/prefix.js';
 import {
   buildQuery,
   checkResponse,
@@ -18,6 +18,7 @@ import {
 import { formatServer, resolverSettings, type DnsServer, type ResolverSettings } from '../core/dnsconf.js';
 import {
   combineFamilies,
+  literalName,
   noServerError,
   summariseTries,
   type FailedTry,
@@ -193,12 +194,13 @@ async function resolveFamily(s: ResolverSettings, name: string, type: AddressTyp
 }
 
 async function resolveWith(s: ResolverSettings, input: string): Promise<ResolvedName> {
-  const lit = parseAddress(input);
-  if (lit) return { name: input.trim().toLowerCase(), chain: [], addresses: [lit.address], ttl: 0 };
+  const lit = literalName(input);
+  if (lit instanceof VipError) throw lit;
+  if (lit) return lit;
   const name = normaliseName(input);
   if (!isValidName(name)) {
-    throw new VipError('VIP_E_USAGE', `"${input}" is neither an IP address nor a valid DNS name: check the spelling`, {
-      name: input,
+    throw new VipError('VIP_E_USAGE', `"${printable(input)}" is neither an IP address nor a valid DNS name: check the spelling`, {
+      name: printable(input),
     });
   }
   if (s.servers.length === 0) throw noServerError(name, s.source);

@@ -1,6 +1,6 @@
 // From per-query outcomes to one ResolvedName or one VipError that says what to do next (pure).
 import { VipError, type ErrorCode } from './errors.js';
-import { compareAddresses } from './prefix.js';
+import { compareAddresses, looksLikeAddress, parseAddress, printable, vipAddressProblem } from './prefix.js';
 import { MAX_CNAME_DEPTH, type AddressType } from './dnsmsg.js';
 import type { ResolvedName } from './types.js';
 
@@ -101,6 +101,24 @@ export function failureError(name: string, f: Extract<FamilyOutcome, { ok: false
   return new VipError(CODE[f.failure], msg, { name, type: f.type, at: f.at, chain: f.chain, servers: f.servers });
 }
 
+/**
+ * A NAME written as an address resolves to itself without asking DNS; one that cannot be a VIP
+ * (a zone id, IPv4-mapped, not unicast) is VIP_E_BAD_ADDRESS (exit 2) before anything happens:
+ * `-d 2001:db8::21%lo` would otherwise drain nothing and leave a hold on an address no route has.
+ * Null when INPUT is not written as an address (a DNS name to resolve).
+ */
+export function literalName(input: string): ResolvedName | VipError | null {
+  if (!looksLikeAddress(input)) return null;
+  const problem = vipAddressProblem(input);
+  const lit = problem === null ? parseAddress(input) : null;
+  if (!lit) {
+    return new VipError('VIP_E_BAD_ADDRESS', `${problem ?? `"${printable(input)}" is not an IP address`} (nothing was changed)`, {
+      name: printable(input),
+    });
+  }
+  return { name: input.trim().toLowerCase(), chain: [], addresses: [lit.address], ttl: 0 };
+}
+
 export function noServerError(name: string, source: string): VipError {
   return new VipError(
     'VIP_E_DNS_NO_SERVER',
@@ -131,6 +149,19 @@ export function combineFamilies(name: string, outcomes: readonly FamilyOutcome[]
       'VIP_E_DNS_NO_ADDRESS',
       `${name} has no A or AAAA record${via}, asked ${servers}: publish an address record, or give the address itself`,
       { name, chain: longest, servers: unique(oks.flatMap((o) => o.servers)) },
+    );
+  }
+  // An answer with an address no VIP can have (an IPv4-mapped AAAA, a multicast A...) is refused
+  // whole: the mapped AAAA must not become the IPv4 /32, and half a name's VIPs is no answer.
+  for (const a of addresses) {
+    const problem = vipAddressProblem(a);
+    if (problem === null) continue;
+    const from = oks.find((o) => o.addresses.includes(a))!;
+    const via = from.chain.length > 0 ? ` (via ${hops(name, from.chain)})` : '';
+    return new VipError(
+      'VIP_E_DNS_BAD_ANSWER',
+      `unusable DNS answer for ${name}${via} from ${from.servers.join(', ') || '(none)'}: its ${from.type} record ${problem}; fix the record`,
+      { name, address: a, type: from.type, chain: from.chain, servers: from.servers },
     );
   }
   const withAddr = oks.find((o) => o.addresses.length > 0)!;

@@ -2,15 +2,111 @@
 import ipaddr from 'ipaddr.js';
 import type { Family, Vip } from './types.js';
 
-/** Parse a literal IPv4/IPv6 address (IPv4-mapped IPv6 becomes IPv4); null when it is not one. */
-export function parseAddress(text: string): { address: string; family: Family } | null {
+/** An address as written: ipaddr's parse of the part before any "%zone", and the zone. Only dotted
+ *  quads and colon forms count (ipaddr.isValid also takes "1" or "0x7f.1"). */
+function parseWritten(text: string): { addr: ipaddr.IPv4 | ipaddr.IPv6; zone: string | null } | null {
   const t = text.trim();
-  if (!ipaddr.isValid(t)) return null;
-  // ipaddr.isValid accepts forms like "1" or "0x7f.1"; require dotted quad or a colon form.
-  if (!t.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(t)) return null;
-  let a = ipaddr.parse(t);
-  if (a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress()) a = (a as ipaddr.IPv6).toIPv4Address();
-  return { address: a.toString(), family: a.kind() === 'ipv4' ? 4 : 6 };
+  const pct = t.indexOf('%');
+  const base = pct < 0 ? t : t.slice(0, pct);
+  if (!base.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(base)) return null;
+  if (!ipaddr.isValid(base)) return null;
+  return { addr: ipaddr.parse(base), zone: pct < 0 ? null : t.slice(pct + 1) };
+}
+
+/** Parse a literal IPv4/IPv6 address to its canonical form; null when it is not one. An address
+ *  with a zone id ("fe80::1%eth0") is not one. An IPv4-mapped IPv6 address stays IPv6
+ *  ("::ffff:c000:207"): it is never taken for the IPv4 address (vipAddressProblem refuses it as a VIP). */
+export function parseAddress(text: string): { address: string; family: Family } | null {
+  const w = parseWritten(text);
+  if (!w || w.zone !== null) return null;
+  return { address: w.addr.toString(), family: w.addr.kind() === 'ipv4' ? 4 : 6 };
+}
+
+/** True when TEXT is written as an IP address, usable as a VIP or not (zone ids, IPv4-mapped,
+ *  multicast...): such a NAME is never a DNS name to resolve. */
+export function looksLikeAddress(text: string): boolean {
+  return parseWritten(text) !== null;
+}
+
+/** Ranges (ipaddr.js names) no VIP can be in: a VIP is a unicast address reachable over BGP.
+ *  Documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32), private
+ *  and unique-local ones stay accepted. */
+const NOT_UNICAST: Record<string, string> = {
+  unspecified: 'an unspecified ("this network") address',
+  multicast: 'a multicast address',
+  broadcast: 'the broadcast address',
+  loopback: 'a loopback address',
+  linkLocal: 'a link-local address',
+};
+
+/**
+ * Why TEXT may not be a VIP, or null when it may: not an address, an IPv6 zone id ("%lo"), an
+ * IPv4-mapped IPv6 address (it must not silently become the IPv4 /32), or not unicast
+ * (unspecified, multicast, broadcast, loopback, link-local). The one rule for the CLI's NAMEs,
+ * DNS answers and the config's VIPs; the reason names TEXT (control characters escaped).
+ */
+export function vipAddressProblem(text: string): string | null {
+  const w = parseWritten(text);
+  const shown = printable(text.trim());
+  if (!w) return `"${shown}" is not an IP address`;
+  if (w.zone !== null) {
+    return `${shown} carries an IPv6 zone id ("%${printable(w.zone)}"): a VIP is announced to BGP peers, where a zone means nothing; give the address without it`;
+  }
+  if (w.addr.kind() === 'ipv6' && (w.addr as ipaddr.IPv6).isIPv4MappedAddress()) {
+    const v4 = (w.addr as ipaddr.IPv6).toIPv4Address().toString();
+    return `${shown} is an IPv4-mapped IPv6 address: it is not the IPv4 address ${v4}; write ${v4} if that is the VIP`;
+  }
+  const range = w.addr.range();
+  if (Object.hasOwn(NOT_UNICAST, range)) return `${shown} is ${NOT_UNICAST[range]}, not a unicast address a VIP can be`;
+  return null;
+}
+
+// The non-unicast ranges above as prefixes, for vip_prefixes: a prefix that reaches into one of them
+// would let such an address pass the "inside vip_prefixes" check.
+const NOT_UNICAST_NETS = (
+  [
+    ['0.0.0.0/8', 'unspecified'], ['127.0.0.0/8', 'loopback'], ['169.254.0.0/16', 'link-local'],
+    ['224.0.0.0/4', 'multicast'], ['255.255.255.255/32', 'broadcast'],
+    ['::/128', 'unspecified'], ['::1/128', 'loopback'], ['::ffff:0:0/96', 'IPv4-mapped'],
+    ['fe80::/10', 'link-local'], ['ff00::/8', 'multicast'],
+  ] as const
+).map(([range, what]) => ({ range, what, cidr: ipaddr.parseCIDR(range) }));
+
+/** Why TEXT ("A/LEN") may not be a vip_prefixes entry, or null: not a prefix, a zone id or
+ *  IPv4-mapped form, or a range that overlaps addresses no VIP can have (0.0.0.0/0 included). */
+export function vipPrefixProblem(text: string): string | null {
+  const t = text.trim();
+  const slash = t.indexOf('/');
+  const shown = printable(t);
+  if (slash < 0) return `"${shown}" is not a prefix (expected e.g. 192.0.2.0/24)`;
+  const addrText = t.slice(0, slash);
+  const w = parseWritten(addrText);
+  if (w && (w.zone !== null || (w.addr.kind() === 'ipv6' && (w.addr as ipaddr.IPv6).isIPv4MappedAddress()))) {
+    return `${shown}: ${vipAddressProblem(addrText)}`;
+  }
+  const n = normalisePrefix(t);
+  if (!n) return `"${shown}" is not a prefix (expected e.g. 192.0.2.0/24)`;
+  const [a, l] = n.split('/') as [string, string];
+  const net = ipaddr.parse(a);
+  const len = Number(l);
+  for (const { range, what, cidr } of NOT_UNICAST_NETS) {
+    const [ra, rl] = cidr;
+    if (ra.kind() !== net.kind()) continue;
+    // Two prefixes overlap when the shorter one contains the other's network address.
+    const overlap = len <= rl ? ra.match(net, len) : net.match(ra, rl);
+    if (overlap) return `${shown} overlaps ${range} (${what}), where no VIP can be: list only the ranges your VIPs come from`;
+  }
+  return null;
+}
+
+/** TEXT safe to print on one line: control and format characters (and "\\") escaped, long text cut. */
+export function printable(text: string, max = 200): string {
+  const cut = text.length > max ? `${text.slice(0, max)}...` : text;
+  return cut.replace(/[\\\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => {
+    if (c === '\\') return '\\\\';
+    const n = c.codePointAt(0)!;
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u{${n.toString(16)}}`;
+  });
 }
 
 export function isAddress(text: string): boolean {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
 import { createResolver, resolverFromConfig } from '../../src/adapters/dns.ts';
+import { literalName } from '../../src/core/dnsresult.ts';
 import { VipError, type ErrorCode } from '../../src/core/errors.ts';
 import { requireLab } from '../lab/prereq.ts';
 import { freePort, startDnsmasq, startServfailDns, type LabDns } from '../lab/dnsmasq.ts';
@@ -35,6 +36,47 @@ test('literal addresses resolve to themselves without asking anyone', async () =
   assert.deepEqual(await r.resolve('2001:DB8:0::0:1'), { name: '2001:db8:0::0:1', chain: [], addresses: ['2001:db8::1'], ttl: 0 });
   await rejectsWith(r.resolve('svc.lab.test'), 'VIP_E_DNS_NO_SERVER', /svc\.lab\.test.*set dns\.servers/);
   await assert.rejects(r.resolve('a..b'), (e: unknown) => e instanceof VipError && e.code === 'VIP_E_USAGE');
+});
+
+test('a NAME written as an address that cannot be a VIP is VIP_E_BAD_ADDRESS (exit 2), asking no one', async () => {
+  // no server at all: a query would fail with VIP_E_DNS_NO_SERVER instead
+  const r = createResolver({ servers: [], timeoutMs: 100, attempts: 1 });
+  const table: [string, RegExp][] = [
+    ['2001:db8::21%lo', /2001:db8::21%lo carries an IPv6 zone id \("%lo"\).*\(nothing was changed\)/],
+    ['fe80::1%eth0', /zone id/],
+    ['::ffff:192.0.2.7', /::ffff:192\.0\.2\.7 is an IPv4-mapped IPv6 address: it is not the IPv4 address 192\.0\.2\.7/],
+    ['224.0.0.5', /multicast/],
+    ['ff02::1', /multicast/],
+    ['255.255.255.255', /broadcast/],
+    ['127.0.0.1', /loopback/],
+    ['::1', /loopback/],
+    ['0.0.0.0', /unspecified/],
+    ['::', /unspecified/],
+    ['169.254.0.1', /link-local/],
+    ['fe80::1', /link-local/],
+  ];
+  for (const [name, want] of table) {
+    await assert.rejects(r.resolve(name), (e: unknown) => {
+      assert.ok(e instanceof VipError, `${name}: ${String(e)}`);
+      assert.equal(e.code, 'VIP_E_BAD_ADDRESS', `${name}: ${e.message}`);
+      assert.equal(e.exit, 2);
+      assert.match(e.message, want, name);
+      return true;
+    });
+  }
+  // the documentation ranges stay usable VIPs
+  for (const a of ['192.0.2.1', '198.51.100.1', '203.0.113.1', '2001:db8::21']) assert.deepEqual((await r.resolve(a)).addresses, [a]);
+});
+
+test('literalName: addresses resolve to themselves, bad ones are errors, names are left to DNS', () => {
+  assert.deepEqual(literalName(' 192.0.2.7 '), { name: '192.0.2.7', chain: [], addresses: ['192.0.2.7'], ttl: 0 });
+  assert.equal(literalName('service.tld'), null);
+  assert.equal(literalName('192.0.2'), null, 'not written as an address: a (bad) DNS name');
+  const bad = literalName('2001:db8::21%lo');
+  assert.ok(bad instanceof VipError && bad.code === 'VIP_E_BAD_ADDRESS');
+  const esc = literalName('2001:db8::21%lo\x1b[2J');
+  assert.ok(esc instanceof VipError);
+  assert.doesNotMatch(esc.message, /\x1b/, 'control characters of the NAME are escaped');
 });
 
 test('resolverFromConfig: an empty resolv.conf is VIP_E_DNS_NO_SERVER naming the file', async (t) => {
@@ -272,4 +314,32 @@ test('NXDOMAIN for AAAA beside A records is not an error; FORMERR is a bad answe
   const r = fast(fake.port);
   assert.deepEqual((await r.resolve('half.lab.test')).addresses, ['192.0.2.61']);
   await rejectsWith(r.resolve('formerr.lab.test'), 'VIP_E_DNS_BAD_ANSWER', /FORMERR/);
+});
+
+test('an answer carrying an address no VIP can have (IPv4-mapped AAAA, multicast A, loopback) is VIP_E_DNS_BAD_ANSWER naming the name and the address', async (t) => {
+  const fake = await startFake(t, (q) => {
+    const { name, type } = q.questions![0]!;
+    const records: Record<string, Partial<Record<'A' | 'AAAA', string[]>>> = {
+      'mapped.lab.test': { A: ['192.0.2.7'], AAAA: ['::ffff:192.0.2.7'] },
+      'multicast.lab.test': { A: ['192.0.2.8', '224.0.0.251'] },
+      'loop.lab.test': { AAAA: ['::1'] },
+      'alias.lab.test': {},
+      'fine.lab.test': { A: ['203.0.113.9'], AAAA: ['2001:db8::9'] },
+    };
+    if (name === 'alias.lab.test') return [{ buf: answer(q, [rr(name, 'CNAME', 'multicast.lab.test'), rr('multicast.lab.test', 'A', '224.0.0.251')]) }];
+    const addrs = records[name]?.[type as 'A' | 'AAAA'] ?? [];
+    return [{ buf: answer(q, addrs.map((a) => rr(name, type as 'A' | 'AAAA', a))) }];
+  });
+  const r = fast(fake.port);
+  const server = `127.0.0.1:${fake.port}`;
+  const e1 = await rejectsWith(
+    r.resolve('mapped.lab.test'),
+    'VIP_E_DNS_BAD_ANSWER',
+    new RegExp(`unusable DNS answer for mapped\\.lab\\.test from ${server}: its AAAA record ::ffff:c000:207 is an IPv4-mapped IPv6 address: it is not the IPv4 address 192\\.0\\.2\\.7`),
+  );
+  assert.equal(e1.details.address, '::ffff:c000:207');
+  await rejectsWith(r.resolve('multicast.lab.test'), 'VIP_E_DNS_BAD_ANSWER', /multicast\.lab\.test .*its A record 224\.0\.0\.251 is a multicast address/);
+  await rejectsWith(r.resolve('loop.lab.test'), 'VIP_E_DNS_BAD_ANSWER', /loop\.lab\.test .*AAAA record ::1 is a loopback address/);
+  await rejectsWith(r.resolve('alias.lab.test'), 'VIP_E_DNS_BAD_ANSWER', /alias\.lab\.test \(via alias\.lab\.test -> multicast\.lab\.test\).*224\.0\.0\.251/);
+  assert.deepEqual((await r.resolve('fine.lab.test')).addresses, ['203.0.113.9', '2001:db8::9']);
 });

@@ -1,12 +1,24 @@
 // Unit tests: address and prefix normalisation, containment and ordering.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareVips, insideAny, normalisePrefix, parseAddress, toVip } from '../../src/core/prefix.ts';
+import {
+  compareVips,
+  insideAny,
+  looksLikeAddress,
+  normalisePrefix,
+  parseAddress,
+  printable,
+  toVip,
+  vipAddressProblem,
+  vipPrefixProblem,
+} from '../../src/core/prefix.ts';
 
 test('addresses are canonicalised before any comparison', () => {
   assert.equal(toVip('2001:DB8:0:0::0001').prefix, '2001:db8::1/128');
   assert.equal(toVip('192.0.2.1').prefix, '192.0.2.1/32');
-  assert.equal(toVip('::ffff:192.0.2.9').prefix, '192.0.2.9/32', 'IPv4-mapped IPv6 is the IPv4 VIP');
+  // issue 9: an IPv4-mapped address is not silently the IPv4 /32; it stays IPv6 and vipAddressProblem refuses it
+  assert.equal(toVip('::ffff:192.0.2.9').prefix, '::ffff:c000:209/128', 'IPv4-mapped IPv6 stays IPv6');
+  assert.equal(parseAddress('2001:db8::21%lo'), null, 'an address with a zone id is no canonical address');
   assert.equal(parseAddress('192.0.2'), null, 'short IPv4 forms are not addresses');
   assert.equal(parseAddress('0x7f.1'), null);
   assert.equal(parseAddress('service.tld'), null);
@@ -31,4 +43,85 @@ test('insideAny respects family and length', () => {
 test('VIPs sort IPv4 first, numerically', () => {
   const v = ['2001:db8::2', '192.0.2.10', '192.0.2.9', '2001:db8::1'].map(toVip).sort(compareVips);
   assert.deepEqual(v.map((x) => x.address), ['192.0.2.9', '192.0.2.10', '2001:db8::1', '2001:db8::2']);
+});
+
+test('vipAddressProblem: which addresses can be a VIP, and why the others cannot', () => {
+  const table: [string, RegExp | null][] = [
+    // accepted: unicast, documentation ranges included, private and unique-local too
+    ['192.0.2.7', null],
+    ['198.51.100.1', null],
+    ['203.0.113.254', null],
+    ['2001:db8::21', null],
+    ['2001:DB8:0::21', null],
+    ['10.1.2.3', null],
+    ['fd00::1', null],
+    [' 192.0.2.7 ', null],
+    // zone ids
+    ['2001:db8::21%lo', /2001:db8::21%lo carries an IPv6 zone id \("%lo"\).*without it/],
+    ['fe80::1%eth0', /zone id/],
+    ['2001:db8::1%', /zone id \("%"\)/],
+    // IPv4-mapped: never the IPv4 address
+    ['::ffff:192.0.2.7', /::ffff:192\.0\.2\.7 is an IPv4-mapped IPv6 address: it is not the IPv4 address 192\.0\.2\.7/],
+    ['0:0:0:0:0:ffff:c000:207', /IPv4-mapped/],
+    // not unicast
+    ['0.0.0.0', /unspecified/],
+    ['::', /unspecified/],
+    ['224.0.0.5', /multicast/],
+    ['ff02::1', /multicast/],
+    ['255.255.255.255', /broadcast/],
+    ['127.0.0.1', /loopback/],
+    ['::1', /loopback/],
+    ['169.254.10.1', /link-local/],
+    ['fe80::1', /link-local/],
+    // not addresses at all
+    ['service.tld', /is not an IP address/],
+    ['192.0.2', /is not an IP address/],
+    ['0x7f.1', /is not an IP address/],
+    ['', /is not an IP address/],
+  ];
+  for (const [text, want] of table) {
+    const got = vipAddressProblem(text);
+    if (want === null) assert.equal(got, null, text);
+    else assert.match(got ?? '(accepted)', want, text);
+  }
+});
+
+test('looksLikeAddress: zone ids and mapped forms are addresses (never DNS names); names are not', () => {
+  for (const a of ['192.0.2.1', '2001:db8::21%lo', '::ffff:192.0.2.7', 'ff02::1', 'fe80::1%eth0']) assert.ok(looksLikeAddress(a), a);
+  for (const n of ['service.tld', '192.0.2', 'a..b', '1', '0x7f.1', '192.0.2.1.example']) assert.ok(!looksLikeAddress(n), n);
+});
+
+test('vipPrefixProblem: vip_prefixes entries hold unicast ranges only, written without zone or mapped forms', () => {
+  const table: [string, RegExp | null][] = [
+    ['192.0.2.0/24', null],
+    ['2001:db8::/32', null],
+    ['2001:db8::/48', null],
+    ['10.0.0.0/8', null],
+    ['198.51.100.7/24', null], // host bits are cleared by normalisePrefix, not refused
+    ['192.0.2.0', /not a prefix/],
+    ['192.0.2.0/33', /not a prefix/],
+    ['::ffff:192.0.2.0/120', /IPv4-mapped/],
+    ['2001:db8::%lo/48', /zone id/],
+    ['0.0.0.0/0', /0\.0\.0\.0\/0 overlaps 0\.0\.0\.0\/8 \(unspecified\)/],
+    ['::/0', /overlaps/],
+    ['127.0.0.0/8', /loopback/],
+    ['127.1.0.0/16', /loopback/],
+    ['224.0.0.0/24', /multicast/],
+    ['192.0.0.0/2', /multicast/], // reaches into 224.0.0.0/4
+    ['fe80::/64', /link-local/],
+    ['ff00::/8', /multicast/],
+  ];
+  for (const [text, want] of table) {
+    const got = vipPrefixProblem(text);
+    if (want === null) assert.equal(got, null, text);
+    else assert.match(got ?? '(accepted)', want, text);
+  }
+});
+
+test('printable: control and format characters are escaped, long text cut', () => {
+  assert.equal(printable('a\x1b[31mred\r\n'), 'a\\x1b[31mred\\x0d\\x0a');
+  assert.equal(printable('back\\slash'), 'back\\\\slash');
+  assert.equal(printable('bidi\u202Eevil'), 'bidi\\u{202e}evil');
+  assert.equal(printable('x'.repeat(300)).length, 203);
+  assert.equal(printable('2001:db8::1 ok'), '2001:db8::1 ok');
 });
