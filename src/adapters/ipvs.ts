@@ -1,8 +1,13 @@
 // The IPVS adapter: reads the table from /proc/net/ip_vs or `ipvsadm -S -n`; the only place that touches either.
-import { readFile } from 'node:fs/promises';
+//
+// The proc path is opened O_RDONLY|O_NONBLOCK and must be a regular file: readFile on a FIFO planted
+// there blocks in open() until a writer comes, with the run lock held. /proc/net/ip_vs is a regular
+// file whose stat size is 0, so it is read in chunks until EOF, never by its size.
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { execa } from 'execa';
 import { VipError } from '../core/errors.js';
-import { parseIpvsadmSave, parseProcIpVs, type IpvsTable } from '../core/ipvs.js';
+import { assertReadable, parseIpvsadmSave, parseProcIpVs, type IpvsTable } from '../core/ipvs.js';
 
 export interface IpvsReaderOptions {
   /** proc: read `path`; ipvsadm: run `ipvsadm -S -n` */
@@ -15,13 +20,64 @@ export interface IpvsReaderOptions {
 }
 
 export interface IpvsReader {
-  /** Read and parse the table once. Throws VIP_E_IPVS_UNREADABLE: the caller must fail static. */
+  /** Read and parse the table once. Throws VIP_E_IPVS_UNREADABLE when it cannot be read or has a
+   *  malformed line (assertReadable): the caller must fail static. */
   read(): Promise<IpvsTable>;
   /** Where the table comes from, for logs and `doctor`: "/proc/net/ip_vs" or "ipvsadm -S -n". */
   readonly source: string;
 }
 
 export const DEFAULT_PROC_PATH = '/proc/net/ip_vs';
+
+/** Largest table read: 10,000 services x 8 real servers is about 6 MB. */
+const MAX_PROC_BYTES = 256 << 20;
+const CHUNK = 1 << 16;
+
+class ReadTimeout extends Error {}
+
+/** The whole of a regular file at PATH, read until EOF within TIMEOUTMS. Throws VipError for
+ *  anything that is not a regular file (FIFO, device, directory), errno errors as they come. */
+export async function readRegularFile(path: string, timeoutMs: number): Promise<string> {
+  let fh: FileHandle | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ReadTimeout()), timeoutMs);
+  });
+  // O_NONBLOCK: open() of a FIFO returns at once instead of waiting for a writer.
+  const opening = open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    fh = await Promise.race([opening, deadline]);
+    const st = await Promise.race([fh.stat(), deadline]);
+    if (!st.isFile()) {
+      const what = st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'a special file';
+      throw new VipError('VIP_E_IPVS_UNREADABLE', `cannot read IPVS from ${path}: it is not a regular file (${what}): is watchdog.ipvs.path right?`, {
+        path,
+        reason: 'not-regular',
+      });
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(CHUNK);
+      const { bytesRead } = await Promise.race([fh.read(buf, 0, CHUNK, null), deadline]);
+      if (bytesRead === 0) break;
+      chunks.push(buf.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > MAX_PROC_BYTES) {
+        throw new VipError('VIP_E_IPVS_UNREADABLE', `cannot read IPVS from ${path}: larger than ${MAX_PROC_BYTES} bytes: is watchdog.ipvs.path right?`, {
+          path,
+          reason: 'size',
+        });
+      }
+    }
+    return Buffer.concat(chunks, total).toString('utf8');
+  } finally {
+    clearTimeout(timer);
+    deadline.catch(() => {}); // settled or not, nobody waits on it any more
+    if (fh) await fh.close().catch(() => {});
+    else opening.then((h) => h.close(), () => {}).catch(() => {}); // an open that lost the race is closed when it lands
+  }
+}
 
 export function createIpvsReader(opts: IpvsReaderOptions): IpvsReader {
   const timeoutMs = opts.timeoutMs ?? 5000;
@@ -46,7 +102,9 @@ export function createIpvsReader(opts: IpvsReaderOptions): IpvsReader {
           else reason = `exit ${r.exitCode ?? r.signal ?? '?'}${stderr ? `: ${stderr}` : ''}`;
           throw new VipError('VIP_E_IPVS_UNREADABLE', `cannot read IPVS with ${command}: ${reason}`, details);
         }
-        return parseIpvsadmSave(String(r.stdout));
+        const table = parseIpvsadmSave(String(r.stdout));
+        assertReadable(table, command);
+        return table;
       },
     };
   }
@@ -57,15 +115,19 @@ export function createIpvsReader(opts: IpvsReaderOptions): IpvsReader {
     async read() {
       let text: string;
       try {
-        text = await readFile(path, { encoding: 'utf8', signal: AbortSignal.timeout(timeoutMs) });
+        text = await readRegularFile(path, timeoutMs);
       } catch (e) {
+        if (e instanceof VipError) throw e;
         const err = e as NodeJS.ErrnoException;
         let reason: string;
-        if (err.code === 'ENOENT') reason = `no ${path}: is the ip_vs module loaded? (modprobe ip_vs)`;
+        if (e instanceof ReadTimeout) reason = `no answer within ${timeoutMs} ms`;
+        else if (err.code === 'ENOENT') reason = `no ${path}: is the ip_vs module loaded? (modprobe ip_vs)`;
         else if (err.code === 'EACCES' || err.code === 'EPERM') reason = `permission denied: run as root`;
-        else if (err.name === 'AbortError' || err.name === 'TimeoutError') reason = `no answer within ${timeoutMs} ms`;
         else reason = err.message;
-        throw new VipError('VIP_E_IPVS_UNREADABLE', `cannot read IPVS from ${path}: ${reason}`, { path, reason: err.code ?? err.name });
+        throw new VipError('VIP_E_IPVS_UNREADABLE', `cannot read IPVS from ${path}: ${reason}`, {
+          path,
+          reason: e instanceof ReadTimeout ? 'timeout' : (err.code ?? err.name),
+        });
       }
       // A misconfigured path must not read as "no services, withdraw everything".
       if (!text.startsWith('IP Virtual Server version')) {
@@ -75,7 +137,9 @@ export function createIpvsReader(opts: IpvsReaderOptions): IpvsReader {
           { path, reason: 'format' },
         );
       }
-      return parseProcIpVs(text, { hz: opts.hz });
+      const table = parseProcIpVs(text, { hz: opts.hz });
+      assertReadable(table, path);
+      return table;
     },
   };
 }

@@ -1,12 +1,17 @@
 // Pure parsers for the two IPVS table formats (/proc/net/ip_vs and `ipvsadm -S -n`) into one model.
 //
 // Both parsers split lines on whitespace (never column offsets: widths differ between kernels and
-// between IPv4 and IPv6 lines), normalise every address through prefix.ts, keep what they do not
-// know (protocols, forwarding methods, options) and report it in `warnings` instead of failing:
-// the watchdog must still see the services it does understand. Output order is canonical (see
-// sortTable) so that the kernel's hash order never shows up in diffs or tests.
+// between IPv4 and IPv6 lines) and normalise every address through prefix.ts. Two kinds of trouble:
+// - kept but unknown (a protocol, forwarding method, flag or option this code has no name for):
+//   the line is understood, kept, and reported in `warnings`;
+// - malformed (a line cut in the middle, a wrong column count, bad hex, a weight that is not an
+//   integer in range...): the parser cannot read it, so the table as a whole cannot be trusted. It
+//   goes to `malformed`, and assertReadable refuses the table: a format this code does not know
+//   must never read as "no real servers" (SPEC "Trusting inputs").
+// Output order is canonical (see sortTable) so that the kernel's hash order never shows up in diffs or tests.
 import ipaddr from 'ipaddr.js';
-import { parseAddress } from './prefix.js';
+import { VipError } from './errors.js';
+import { parseAddress, printable } from './prefix.js';
 
 /** Known kinds; any other protocol is kept lower-cased (e.g. "ip_51") with a warning. */
 export type IpvsKind = 'tcp' | 'udp' | 'sctp' | 'fwm' | (string & {});
@@ -39,8 +44,35 @@ export interface IpvsService {
 
 export interface IpvsTable {
   services: IpvsService[];
+  /** understood and kept, with something unknown in it: worth a warning, not a reason to distrust */
   warnings: string[];
+  /** lines the parser could not read, each "line N: why: <the line, control characters escaped>";
+   *  any entry makes the table unreadable (assertReadable) */
+  malformed: string[];
 }
+
+/** Throws VIP_E_IPVS_UNREADABLE (exit 1) when TABLE has malformed lines, listing up to three:
+ *  the caller changes nothing this cycle. SOURCE names where the table came from. */
+export function assertReadable(table: IpvsTable, source: string): void {
+  const lines = table.malformed;
+  if (lines.length === 0) return;
+  const more = lines.length > 3 ? `; and ${lines.length - 3} more` : '';
+  throw new VipError(
+    'VIP_E_IPVS_UNREADABLE',
+    `cannot read IPVS from ${source}: ${lines.length} malformed line${lines.length === 1 ? '' : 's'} (${lines.slice(0, 3).join('; ')}${more}): ` +
+      'a read cut short or a format this version does not know; nothing changes until it reads cleanly',
+    { source, malformed: lines.slice(0, 3), count: lines.length },
+  );
+}
+
+/** Int32 as the kernel prints weights and connection counters (%d). */
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+/** persistence timeouts are unsigned ints */
+const UINT32_MAX = 2 ** 32 - 1;
+
+/** "line N: why: <line>" with the line printable. */
+const bad = (where: string, why: string, raw: string): string => `${where}: ${why}: ${printable(raw.trim())}`;
 
 export interface ProcOptions {
   /** The kernel's CONFIG_HZ: /proc/net/ip_vs prints the persistence timeout in jiffies.
@@ -70,10 +102,19 @@ export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
   const canon = memo(procAddress);
   const services: IpvsService[] = [];
   const warnings: string[] = [];
+  const malformed: string[] = [];
   let current: IpvsService | null = null;
 
-  text.split('\n').forEach((raw, i) => {
+  const lines = text.split('\n');
+  // The kernel ends every line with "\n": text that does not was cut in the middle of a line (a
+  // short read), and that last piece may look like a shorter valid line ("rr" cut from "rr ops").
+  const cut = text !== '' && !text.endsWith('\n') ? lines.length - 1 : -1;
+  lines.forEach((raw, i) => {
     const where = `line ${i + 1}`;
+    if (i === cut) {
+      malformed.push(bad(where, 'cut short (no newline at the end of the text)', raw));
+      return;
+    }
     const t = raw.trim().split(/\s+/).filter(Boolean);
     if (t.length === 0) return;
     // The three header lines.
@@ -83,24 +124,31 @@ export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
 
     if (t[0] === '->') {
       if (!current) {
-        // Attributing it to nothing is safer than to the wrong service.
-        warnings.push(`${where}: real server before any virtual service: ${raw.trim()}`);
+        // Attributing it to nothing is safer than to the wrong service, and the table is not whole.
+        malformed.push(bad(where, 'real server before any virtual service', raw));
         return;
       }
-      const real = procReal(t, where, warnings, canon);
+      const real = procReal(t, where, raw, warnings, malformed, canon);
       if (real) current.reals.push(real);
       return;
     }
 
-    current = procService(t, where, hz, warnings, canon);
+    current = procService(t, where, raw, hz, warnings, malformed, canon);
     if (current) services.push(current);
   });
 
-  return sortTable({ services, warnings });
+  return sortTable({ services, warnings, malformed });
 }
 
-function procService(t: string[], where: string, hz: number, warnings: string[], canon: ProcCanon): IpvsService | null {
-  const line = { toString: () => t.join(' ') }; // built only for a warning
+function procService(
+  t: string[],
+  where: string,
+  raw: string,
+  hz: number,
+  warnings: string[],
+  malformed: string[],
+  canon: ProcCanon,
+): IpvsService | null {
   const proto = t[0]!;
   const kind = proto.toLowerCase();
   let rest: string[];
@@ -108,31 +156,30 @@ function procService(t: string[], where: string, hz: number, warnings: string[],
   let port: number | null = null;
   let fwmark: number | null = null;
 
+  if (!/^[A-Za-z]/.test(proto)) {
+    malformed.push(bad(where, 'not an IPVS service line', raw));
+    return null;
+  }
   if (kind === 'fwm') {
     fwmark = hexNumber(t[1], 8);
     if (fwmark === null) {
-      warnings.push(`${where}: bad firewall mark "${t[1] ?? ''}": ${line}`);
+      malformed.push(bad(where, `bad firewall mark "${printable(t[1] ?? '')}"`, raw));
       return null;
     }
     rest = t.slice(2);
   } else {
     const ap = procAddrPort(t[1], canon);
     if (!ap) {
-      warnings.push(`${where}: not an IPVS service line: ${line}`);
+      malformed.push(bad(where, 'not an IPVS service line', raw));
       return null;
     }
     ({ address: vip, port } = ap);
     rest = t.slice(2);
   }
-  if (!/^[A-Za-z]/.test(proto)) {
-    warnings.push(`${where}: not an IPVS service line: ${line}`);
-    return null;
-  }
-  if (!KNOWN_KINDS.has(kind)) warnings.push(`${where}: unknown protocol "${proto}" kept as "${kind}"`);
 
   const scheduler = rest[0];
   if (scheduler === undefined) {
-    warnings.push(`${where}: no scheduler: ${line}`);
+    malformed.push(bad(where, 'no scheduler', raw));
     return null;
   }
   const flags: string[] = [];
@@ -140,33 +187,44 @@ function procService(t: string[], where: string, hz: number, warnings: string[],
   for (let j = 1; j < rest.length; j++) {
     const tok = rest[j]!;
     if (tok === 'persistent') {
-      const jiffies = decimal(rest[j + 1]);
-      if (jiffies === null) {
-        warnings.push(`${where}: bad persistence timeout "${rest[j + 1] ?? ''}"`);
-      } else {
-        persistent = Math.round(jiffies / hz);
-        if (jiffies % hz !== 0) warnings.push(`${where}: persistence ${jiffies} jiffies is not a whole number of seconds at HZ=${hz}`);
+      // "persistent <timeout in jiffies> <netmask, %08X>", always both
+      const jiffies = decimal(rest[j + 1], UINT32_MAX);
+      if (jiffies === null || hexNumber(rest[j + 2], 8) === null || rest[j + 2]!.length !== 8) {
+        malformed.push(bad(where, 'bad persistence (expected "persistent <jiffies> <netmask>")', raw));
+        return null;
       }
-      j += 2; // timeout and netmask
+      persistent = Math.round(jiffies / hz);
+      if (jiffies % hz !== 0) warnings.push(`${where}: persistence ${jiffies} jiffies is not a whole number of seconds at HZ=${hz}`);
+      j += 2;
       continue;
     }
     flags.push(tok);
-    if (!KNOWN_FLAGS.has(tok)) warnings.push(`${where}: unknown service flag "${tok}"`);
+    if (!KNOWN_FLAGS.has(tok)) warnings.push(`${where}: unknown service flag "${printable(tok)}"`);
   }
+  if (!KNOWN_KINDS.has(kind)) warnings.push(`${where}: unknown protocol "${printable(proto)}" kept as "${printable(kind)}"`);
   return { kind, vip, port, fwmark, scheduler, persistent, flags, reals: [] };
 }
 
-function procReal(t: string[], where: string, warnings: string[], canon: ProcCanon): IpvsReal | null {
-  const line = { toString: () => t.join(' ') }; // built only for a warning
-  const ap = procAddrPort(t[1], canon);
-  const weight = signedDecimal(t[3]);
-  const active = decimal(t[4]);
-  const inactive = decimal(t[5]);
-  if (!ap || t[2] === undefined || weight === null || active === null || inactive === null) {
-    warnings.push(`${where}: not a real server line: ${line}`);
+/** "  -> ADDR:PORT Forward Weight ActiveConn InActConn": exactly six columns. */
+function procReal(t: string[], where: string, raw: string, warnings: string[], malformed: string[], canon: ProcCanon): IpvsReal | null {
+  if (t.length !== 6) {
+    malformed.push(bad(where, `a real server line has 6 columns, this one ${t.length}`, raw));
     return null;
   }
-  return { address: ap.address, port: ap.port, forward: forward(t[2], where, warnings), weight, active, inactive };
+  const ap = procAddrPort(t[1], canon);
+  const weight = signedDecimal(t[3], INT32_MIN, INT32_MAX);
+  const active = signedDecimal(t[4], INT32_MIN, INT32_MAX);
+  const inactive = signedDecimal(t[5], INT32_MIN, INT32_MAX);
+  let why: string | null = null;
+  if (!ap) why = `bad address "${printable(t[1]!)}"`;
+  else if (!/^[A-Za-z]/.test(t[2]!)) why = `bad forwarding method "${printable(t[2]!)}"`;
+  else if (weight === null) why = `weight "${printable(t[3]!)}" is not an integer from ${INT32_MIN} to ${INT32_MAX}`;
+  else if (active === null || inactive === null) why = 'connection counters are not integers in range';
+  if (why !== null || !ap || weight === null || active === null || inactive === null) {
+    malformed.push(bad(where, why ?? 'not a real server line', raw));
+    return null;
+  }
+  return { address: ap.address, port: ap.port, forward: forward(t[2]!, where, warnings), weight, active, inactive };
 }
 
 /** "C0000201:0050" or "[2001:0db8:...:0001]:0050" -> canonical address and port. */
@@ -238,6 +296,7 @@ const SERVICE_KINDS = new Map<string, IpvsKind>([
  */
 export function parseIpvsadmSave(text: string): IpvsTable {
   const warnings: string[] = [];
+  const malformed: string[] = [];
   const canon = memo(parseAddress);
   const byKey = new Map<string, IpvsService>();
 
@@ -249,20 +308,25 @@ export function parseIpvsadmSave(text: string): IpvsTable {
     const isService = cmd === '-A' || cmd === '--add-service';
     const isReal = cmd === '-a' || cmd === '--add-server';
     if (!isService && !isReal) {
-      warnings.push(`${where}: not an ipvsadm -A/-a rule: ${raw.trim()}`);
+      malformed.push(bad(where, 'not an ipvsadm -A/-a rule', raw));
       return;
     }
 
-    const o = saveOptions(t.slice(1), where, warnings);
+    const o = saveOptions(t.slice(1), where, raw, warnings, malformed);
     if (!o) return;
-    const id = saveServiceId(o, where, warnings, canon);
+    const id = saveServiceId(o, where, raw, malformed, canon);
     if (!id) return;
     const key = `${id.kind} ${id.vip ?? ''} ${id.port ?? ''} ${id.fwmark ?? ''}`;
 
     let svc = byKey.get(key);
     if (isService) {
       if (svc) warnings.push(`${where}: service ${describe(id)} defined twice; the later one wins`);
-      const persistent = o.values.has('persistent') ? Number(o.values.get('persistent')) : null;
+      const persistentText = o.values.get('persistent');
+      const persistent = persistentText === undefined ? null : decimal(persistentText, UINT32_MAX);
+      if (persistentText !== undefined && persistent === null) {
+        malformed.push(bad(where, `persistence "${printable(persistentText)}" is not a number of seconds in range`, raw));
+        return;
+      }
       svc = {
         ...id,
         scheduler: o.values.get('scheduler') ?? 'wlc', // ipvsadm's default scheduler
@@ -282,15 +346,15 @@ export function parseIpvsadmSave(text: string): IpvsTable {
     const realText = o.values.get('real-server');
     const real = realText === undefined ? null : saveAddrPort(realText, true, canon);
     if (!real) {
-      warnings.push(`${where}: bad or missing -r real server "${realText ?? ''}": ${raw.trim()}`);
+      malformed.push(bad(where, `bad or missing -r real server "${printable(realText ?? '')}"`, raw));
       return;
     }
     const methods = o.switches.filter((s) => s === 'route' || s === 'tunnel' || s === 'masq');
     if (methods.length > 1) warnings.push(`${where}: several forwarding methods (${methods.join(', ')}); the last one wins`);
     const weightText = o.values.get('weight');
-    const weight = weightText === undefined ? 1 : signedDecimal(weightText); // ipvsadm's default weight is 1
+    const weight = weightText === undefined ? 1 : signedDecimal(weightText, INT32_MIN, INT32_MAX); // ipvsadm's default weight is 1
     if (weight === null) {
-      warnings.push(`${where}: bad weight "${weightText}": ${raw.trim()}`);
+      malformed.push(bad(where, `bad weight "${printable(weightText!)}" (an integer from ${INT32_MIN} to ${INT32_MAX})`, raw));
       return;
     }
     svc.reals.push({
@@ -303,7 +367,7 @@ export function parseIpvsadmSave(text: string): IpvsTable {
     });
   });
 
-  return sortTable({ services: [...byKey.values()], warnings });
+  return sortTable({ services: [...byKey.values()], warnings, malformed });
 }
 
 interface SaveOptions {
@@ -313,7 +377,7 @@ interface SaveOptions {
   switches: string[];
 }
 
-function saveOptions(args: string[], where: string, warnings: string[]): SaveOptions | null {
+function saveOptions(args: string[], where: string, raw: string, warnings: string[], malformed: string[]): SaveOptions | null {
   const o: SaveOptions = { kind: null, service: null, values: new Map(), switches: [] };
   for (let j = 0; j < args.length; j++) {
     const a = args[j]!;
@@ -338,7 +402,7 @@ function saveOptions(args: string[], where: string, warnings: string[]): SaveOpt
     if (name) {
       const v = args[++j];
       if (v === undefined) {
-        warnings.push(`${where}: ${a} without a value`);
+        malformed.push(bad(where, `${a} without a value`, raw));
         return null;
       }
       o.values.set(name, v);
@@ -350,29 +414,29 @@ function saveOptions(args: string[], where: string, warnings: string[]): SaveOpt
       continue;
     }
     // Unknown: skip the token alone; a value following it is then reported too, never taken as an option.
-    warnings.push(`${where}: unknown ipvsadm option "${a}" ignored`);
+    warnings.push(`${where}: unknown ipvsadm option "${printable(a)}" ignored`);
   }
   return o;
 }
 
 type ServiceId = Pick<IpvsService, 'kind' | 'vip' | 'port' | 'fwmark'>;
 
-function saveServiceId(o: SaveOptions, where: string, warnings: string[], canon: Canon): ServiceId | null {
+function saveServiceId(o: SaveOptions, where: string, raw: string, malformed: string[], canon: Canon): ServiceId | null {
   if (!o.kind || o.service === null) {
-    warnings.push(`${where}: no -t/-u/--sctp-service/-f service`);
+    malformed.push(bad(where, 'no -t/-u/--sctp-service/-f service', raw));
     return null;
   }
   if (o.kind === 'fwm') {
-    const mark = /^(0x[0-9a-f]+|\d+)$/i.test(o.service) ? Number(o.service) : null;
+    const mark = /^(0x[0-9a-f]{1,8}|\d{1,10})$/i.test(o.service) ? Number(o.service) : null;
     if (mark === null || mark > 0xffffffff) {
-      warnings.push(`${where}: bad firewall mark "${o.service}"`);
+      malformed.push(bad(where, `bad firewall mark "${printable(o.service)}"`, raw));
       return null;
     }
     return { kind: 'fwm', vip: null, port: null, fwmark: mark };
   }
   const ap = saveAddrPort(o.service, false, canon);
   if (!ap || ap.port === null) {
-    warnings.push(`${where}: bad service address "${o.service}" (names need ipvsadm -S -n)`);
+    malformed.push(bad(where, `bad service address "${printable(o.service)}" (names need ipvsadm -S -n)`, raw));
     return null;
   }
   return { kind: o.kind, vip: ap.address, port: ap.port, fwmark: null };
@@ -392,7 +456,7 @@ function saveAddrPort(text: string, portOptional: boolean, canon: Canon): { addr
   const a = canon(host);
   if (!a) return null;
   if (portText === null) return portOptional ? { address: a.address, port: null } : null;
-  if (!/^\d+$/.test(portText) || Number(portText) > 65535) return null;
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) return null;
   return { address: a.address, port: Number(portText) };
 }
 
@@ -440,7 +504,7 @@ export function sortTable(table: IpvsTable): IpvsTable {
     }
     return (a.port ?? 0) - (b.port ?? 0) || (a.fwmark ?? 0) - (b.fwmark ?? 0) || cmp(a.kind, b.kind);
   });
-  return { services, warnings: [...table.warnings] };
+  return { services, warnings: [...table.warnings], malformed: [...table.malformed] };
 }
 
 /** "tcp 192.0.2.1:80", "tcp [2001:db8::1]:80", "fwm 7": how logs and warnings name a service. */
@@ -451,20 +515,19 @@ export function describe(s: Pick<IpvsService, 'kind' | 'vip' | 'port' | 'fwmark'
 
 function forward(name: string, where: string, warnings: string[]): IpvsForward {
   const f = name.toLowerCase();
-  if (!KNOWN_FORWARDS.has(f)) warnings.push(`${where}: unknown forwarding method "${name}" kept as "${f}"`);
+  if (!KNOWN_FORWARDS.has(f)) warnings.push(`${where}: unknown forwarding method "${printable(name)}" kept as "${printable(f)}"`);
   return f;
 }
 
 /**
  * The kernel prints IPv6 fully expanded ("2001:0db8:0000:...:0010"): compress it to the RFC 5952
  * form prefix.ts uses ("2001:db8::10") without a general-purpose parse, which was a quarter of a
- * 10,000-service table's parse. Anything else (e.g. an IPv4-mapped address, which prefix.ts turns
- * into IPv4) returns null and takes the general path.
+ * 10,000-service table's parse. IPv4-mapped addresses stay IPv6 here as in prefix.ts
+ * ("::ffff:c000:201"). Anything else returns null and takes the general path.
  */
 export function expandedV6ToCanonical(text: string): string | null {
   if (text.length !== 39 || !/^[0-9a-fA-F]{4}(?::[0-9a-fA-F]{4}){7}$/.test(text)) return null;
   const groups = text.split(':').map((g) => parseInt(g, 16));
-  if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff) return null;
   // the longest run of two or more zero groups (the first one on a tie) becomes "::"
   let best = -1;
   let bestLen = 1;
@@ -491,13 +554,17 @@ function hexNumber(text: string | undefined, maxDigits: number): number | null {
   return parseInt(text, 16);
 }
 
-function decimal(text: string | undefined): number | null {
-  return text !== undefined && /^\d+$/.test(text) ? Number(text) : null;
+/** A non-negative decimal up to MAX; null otherwise (a 400-digit number is not Infinity). */
+function decimal(text: string | undefined, max: number): number | null {
+  return signedDecimal(text, 0, max);
 }
 
-/** Weights are signed in the kernel's printf (%d); a negative one is nonsense but must not vanish. */
-function signedDecimal(text: string | undefined): number | null {
-  return text !== undefined && /^-?\d+$/.test(text) ? Number(text) : null;
+/** Weights and counters are signed in the kernel's printf (%d); a negative weight is nonsense but
+ *  must not vanish. Null unless an integer from MIN to MAX. */
+function signedDecimal(text: string | undefined, min: number, max: number): number | null {
+  if (text === undefined || text.length > 12 || !/^-?\d+$/.test(text)) return null;
+  const n = Number(text);
+  return n >= min && n <= max ? n : null;
 }
 
 function cmp(a: string, b: string): number {
