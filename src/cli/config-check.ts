@@ -1,18 +1,12 @@
 // `config check`: validate the config file, list every problem with its path, exit 3 when invalid.
-import { readFile } from 'node:fs/promises';
-import { EXIT, VipError } from '../core/errors.js';
-import { parseConfigText, type ConfigProblem } from '../config/load.js';
+import { EXIT } from '../core/errors.js';
+import { parseConfigText, readConfigText, type ConfigProblem } from '../config/load.js';
 import type { GlobalOptions } from './context.js';
 import { makeOutput } from './deps.js';
 
 export async function configCheckCommand(g: GlobalOptions, opts: { resolve: boolean }): Promise<number> {
   const out = makeOutput();
-  let text: string;
-  try {
-    text = await readFile(g.config, 'utf8');
-  } catch (e) {
-    throw new VipError('VIP_E_CONFIG', `cannot read config ${g.config}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const text = await readConfigText(g.config); // a missing file says how to point at another one, as every command does
   const { config, problems } = parseConfigText(text, g.config);
   const warnings: string[] = [];
   if (config && opts.resolve && config.services.length > 0) {

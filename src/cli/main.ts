@@ -1,6 +1,7 @@
 // The vip-mgmt command line: commander wiring for every command and the one top-level catch.
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EXIT, VipError, isVipError } from '../core/errors.js';
+import { checkDuration, type DurationRules } from '../core/duration.js';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.js';
 import type { GlobalOptions } from './context.js';
 import { VERSION } from './version.js';
@@ -35,17 +36,25 @@ interface ChangeFlags {
 }
 
 async function change(g: GlobalOptions, intent: 'add' | 'delete', names: string[], f: ChangeFlags): Promise<number> {
-  const [{ changeCommand }, { whoAmI }, { parseDuration }] = await Promise.all([
-    import('./change.js'),
-    import('./deps.js'),
-    import('../core/duration.js'),
-  ]);
-  const lockWaitMs = parseDuration(f.lockWait ?? '10s');
-  if (lockWaitMs === null) throw new VipError('VIP_E_USAGE', `--lock-wait: invalid duration "${f.lockWait}" (e.g. 0, 500ms, 10s)`);
+  const [{ changeCommand }, { whoAmI }] = await Promise.all([import('./change.js'), import('./deps.js')]);
+  const lock = checkDuration(f.lockWait ?? '10s', LOCK_WAIT_RULES);
+  if ('problem' in lock) throw new VipError('VIP_E_USAGE', `--lock-wait: ${lock.problem}`);
+  const lockWaitMs = lock.ms;
   return withDeps(g, (deps) => changeCommand(deps, intent, names, { reason: f.reason, by: whoAmI(), lockWaitMs }));
 }
 
-const LOCK_WAIT_HELP = 'wait this long for another run (e.g. the watchdog) to finish, then exit 75';
+const LOCK_WAIT_HELP = 'wait this long for another run (e.g. the watchdog) to finish, then exit 75 (0, 500ms, 10s...)';
+const LOCK_WAIT_RULES: DurationRules = { allowZero: true };
+
+/** Commander's check of a DURATION option: the text goes on unchanged, a bad one is a usage error
+ *  (exit 2) naming the option before anything runs. Same rules as the config's durations. */
+function durationArg(rules: DurationRules = {}): (value: string) => string {
+  return (value) => {
+    const r = checkDuration(value, rules);
+    if ('problem' in r) throw new InvalidArgumentError(r.problem);
+    return value;
+  };
+}
 
 export function buildProgram(run: (h: Handler, cmd: Command) => Promise<void>): Command {
   const program = new Command('vip-mgmt')
@@ -60,7 +69,7 @@ export function buildProgram(run: (h: Handler, cmd: Command) => Promise<void>): 
     .addOption(new Option('-a, --add <names...>', 'same as: vip-mgmt add NAME...').conflicts('delete'))
     .option('-d, --delete <names...>', 'same as: vip-mgmt delete NAME...')
     .option('--reason <text>', 'why (stored with the maintenance hold of -d)')
-    .option('--lock-wait <duration>', LOCK_WAIT_HELP, '10s')
+    .option('--lock-wait <duration>', LOCK_WAIT_HELP, durationArg(LOCK_WAIT_RULES), '10s')
     .showHelpAfterError('(run vip-mgmt --help for usage)')
     .addHelpText(
       'after',
@@ -87,7 +96,7 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavai
     .description("resolve each NAME to its VIPs, clear their maintenance holds, announce them with this DC's route-map, verify")
     .argument('<names...>', 'DNS names (CNAMEs followed) or literal IPv4/IPv6 addresses')
     .option('--reason <text>', 'why (logged)')
-    .option('--lock-wait <duration>', LOCK_WAIT_HELP)
+    .option('--lock-wait <duration>', LOCK_WAIT_HELP, durationArg(LOCK_WAIT_RULES))
     .addHelpText('after', '\nExamples:\n  vip-mgmt add service.tld\n  vip-mgmt -a service.tld other.tld --dry-run\n  vip-mgmt add 192.0.2.10 --json')
     .action(async (names: string[], _o, cmd: Command) => run((g) => change(g, 'add', names, cmd.optsWithGlobals() as ChangeFlags), cmd));
 
@@ -96,7 +105,7 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavai
     .description('resolve each NAME, set a maintenance hold, withdraw its VIPs, verify')
     .argument('<names...>', 'DNS names (CNAMEs followed) or literal IPv4/IPv6 addresses')
     .option('--reason <text>', 'why (stored with the maintenance hold)')
-    .option('--lock-wait <duration>', LOCK_WAIT_HELP)
+    .option('--lock-wait <duration>', LOCK_WAIT_HELP, durationArg(LOCK_WAIT_RULES))
     .addHelpText('after', '\nExamples:\n  vip-mgmt delete service.tld --reason "kernel upgrade"\n  vip-mgmt -d service.tld --dry-run')
     .action(async (names: string[], _o, cmd: Command) => run((g) => change(g, 'delete', names, cmd.optsWithGlobals() as ChangeFlags), cmd));
 
@@ -142,7 +151,7 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavai
   program
     .command('watchdog')
     .description('withdraw or restore VIPs from their live IPVS real servers: one cycle, or a daemon with --every/--schedule')
-    .option('--every <duration>', 'keep running, one cycle every DURATION (e.g. 2s)')
+    .option('--every <duration>', 'keep running, one cycle every DURATION (with its unit: 500ms, 2s, 1m)', durationArg())
     .option('--schedule <cron>', "keep running on a cron schedule, seconds field allowed (e.g. '*/5 * * * * *')")
     .addHelpText(
       'after',

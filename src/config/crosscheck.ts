@@ -1,7 +1,8 @@
 // Cross-field configuration rules, run on the raw data even when the shape has errors,
-// so that `config check` lists every problem in one go.
+// so that `config check` lists every problem in one go. Names from the file are looked up with
+// Object.hasOwn or in Maps, never `in`: a DC called "constructor" must not be found on Object.prototype.
 import { MAX_PREPEND } from './schema.js';
-import { normalisePrefix, parseAddress, insideAny, toVip } from '../core/prefix.js';
+import { normalisePrefix, insideAny, printable, toVip, vipAddressProblem } from '../core/prefix.js';
 
 export interface Problem {
   path: (string | number)[];
@@ -15,8 +16,16 @@ export function crossCheck(data: unknown): Problem[] {
   const out: Problem[] = [];
   if (!isObj(data)) return out;
   const dcs = isObj(data.datacenters) ? data.datacenters : {};
-  if (typeof data.dc === 'string' && isObj(data.datacenters) && !(data.dc in dcs)) {
-    out.push({ path: ['dc'], message: `this host's dc "${data.dc}" is not listed under datacenters` });
+  const known = (dc: string): boolean => Object.hasOwn(dcs, dc);
+  // zod skips a record key "__proto__" without a word (it would replace the result's prototype):
+  // say so here, or a DC or mark written that way would vanish silently.
+  const protoKey = (rec: unknown, path: string[]): void => {
+    if (isObj(rec) && Object.hasOwn(rec, '__proto__')) out.push({ path: [...path, '__proto__'], message: '"__proto__" cannot be a key here' });
+  };
+  protoKey(data.datacenters, ['datacenters']);
+  if (isObj(data.watchdog)) protoKey(data.watchdog.fwmarks, ['watchdog', 'fwmarks']);
+  if (typeof data.dc === 'string' && isObj(data.datacenters) && !known(data.dc)) {
+    out.push({ path: ['dc'], message: `this host's dc "${printable(data.dc)}" is not listed under datacenters` });
   }
   if (isObj(data.bgp) && data.bgp.speaker === 'quagga' && typeof data.bgp.pathspace === 'string' && data.bgp.pathspace !== '') {
     out.push({ path: ['bgp', 'pathspace'], message: "Quagga's vtysh has no pathspaces (-N): leave pathspace empty with speaker: quagga" });
@@ -31,16 +40,20 @@ export function crossCheck(data: unknown): Problem[] {
     if (!isObj(s)) return;
     if (typeof s.name === 'string') {
       const name = s.name.toLowerCase().replace(/\.$/, '');
-      if (seen.has(name)) out.push({ path: ['services', i, 'name'], message: `service "${name}" is already listed at services[${seen.get(name)}]` });
+      // Other code keys plain objects (the state's DNS cache) by service name.
+      if (Object.hasOwn(Object.prototype, name)) {
+        out.push({ path: ['services', i, 'name'], message: `"${printable(name)}" cannot be a service name (it is a reserved JavaScript object key)` });
+      }
+      if (seen.has(name)) out.push({ path: ['services', i, 'name'], message: `service "${printable(name)}" is already listed at services[${seen.get(name)}]` });
       else seen.set(name, i);
     }
     const prefer = Array.isArray(s.prefer) ? s.prefer : [];
     const dup = new Set<unknown>();
     prefer.forEach((d, j) => {
-      if (typeof d === 'string' && isObj(data.datacenters) && !(d in dcs)) {
-        out.push({ path: ['services', i, 'prefer', j], message: `unknown dc "${d}"` });
+      if (typeof d === 'string' && isObj(data.datacenters) && !known(d)) {
+        out.push({ path: ['services', i, 'prefer', j], message: `unknown dc "${printable(d)}"` });
       }
-      if (dup.has(d)) out.push({ path: ['services', i, 'prefer', j], message: `dc "${String(d)}" is listed twice` });
+      if (dup.has(d)) out.push({ path: ['services', i, 'prefer', j], message: `dc "${typeof d === 'string' ? printable(d) : String(d)}" is listed twice` });
       dup.add(d);
     });
     const min = int(s.min_realservers, 1);
@@ -61,7 +74,8 @@ export function crossCheck(data: unknown): Problem[] {
     for (const [mark, vips] of Object.entries(wd.fwmarks)) {
       if (!Array.isArray(vips)) continue;
       vips.forEach((v, j) => {
-        if (typeof v === 'string' && parseAddress(v) && !insideAny(toVip(v), prefixes)) {
+        // only VIPs the schema accepts: it reports the others (zone ids, IPv4-mapped, multicast...)
+        if (typeof v === 'string' && vipAddressProblem(v) === null && !insideAny(toVip(v), prefixes)) {
           out.push({ path: ['watchdog', 'fwmarks', mark, j], message: `${v} is outside vip_prefixes` });
         }
       });

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { load as loadYaml, YAMLException } from 'js-yaml';
 import { z } from 'zod';
 import { VipError } from '../core/errors.js';
+import { printable } from '../core/prefix.js';
 import { configSchema, type RawConfig } from './schema.js';
 import { crossCheck } from './crosscheck.js';
 
@@ -20,7 +21,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const p of path) {
     if (typeof p === 'number') out += `[${p}]`;
-    else out += out ? `.${String(p)}` : String(p);
+    else out += out ? `.${printable(String(p))}` : printable(String(p));
   }
   return out || '(top level)';
 }
@@ -30,6 +31,9 @@ function problemsOf(error: z.ZodError): ConfigProblem[] {
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
       for (const k of issue.keys) out.push({ path: formatPath([...issue.path, k]), message: 'unknown key' });
+    } else if (issue.code === 'invalid_key') {
+      // a record's key (a DC name, a firewall mark): the key schema's own words say what is wrong
+      out.push({ path: formatPath(issue.path), message: issue.issues[0]?.message ?? issue.message });
     } else if (issue.code === 'invalid_type' && issue.input === undefined) {
       out.push({ path: formatPath(issue.path), message: 'is required' });
     } else {
@@ -52,15 +56,48 @@ export function validateConfig(data: unknown, source = '(inline)'): { config?: C
   return { config: { ...r.data, source }, problems: [] };
 }
 
+/** Most values a config may hold once its aliases are expanded. A real one with 1,000 services
+ *  has about 10,000; a few lines of nested aliases ("billion laughs") can reach billions, which
+ *  the schema would walk one by one. */
+export const MAX_CONFIG_VALUES = 200_000;
+
+/** True when DATA, walked as the schema would walk it (aliases once per use), stays within LIMIT values. */
+function withinBudget(data: unknown, limit: number): boolean {
+  const stack: unknown[] = [data];
+  let seen = 0;
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (++seen > limit) return false;
+    if (typeof v !== 'object' || v === null) continue;
+    // one push per value: a spread of a 500,000-item list would overflow the call stack
+    for (const x of Array.isArray(v) ? v : Object.values(v)) stack.push(x);
+  }
+  return true;
+}
+
 /** Parse YAML text and validate it. js-yaml, not the yaml package: a 1,000-service config parsed
- *  in 85 ms instead of 435 ms, and the watchdog parses it every cycle. Duplicate keys are errors. */
+ *  in 85 ms instead of 435 ms, and the watchdog parses it every cycle. Duplicate keys are errors.
+ *  Never throws: whatever the text, the answer is a config or a list of problems. */
 export function parseConfigText(text: string, source = '(inline)'): { config?: Config; problems: ConfigProblem[] } {
   let data: unknown;
   try {
     data = loadYaml(text, { filename: source });
   } catch (e) {
-    if (!(e instanceof YAMLException)) throw e;
-    return { problems: [{ path: e.mark ? `line ${e.mark.line + 1}` : '(yaml)', message: e.reason || e.message.split('\n')[0]! }] };
+    if (e instanceof YAMLException && e.mark) {
+      const where = `${printable(source)}:${e.mark.line + 1}:${e.mark.column + 1}`;
+      const what = printable(e.reason || e.message.split('\n')[0]!);
+      return { problems: [{ path: `line ${e.mark.line + 1}`, message: `${what} (YAML syntax error at ${where})` }] };
+    }
+    const what = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+    return { problems: [{ path: '(yaml)', message: `${printable(what)} (YAML error in ${printable(source)})` }] };
+  }
+  if (!withinBudget(data, MAX_CONFIG_VALUES)) {
+    return {
+      problems: [{
+        path: '(yaml)',
+        message: `more than ${MAX_CONFIG_VALUES} values once its aliases are expanded (or an alias that contains itself): write the values out`,
+      }],
+    };
   }
   return validateConfig(data, source);
 }
@@ -73,17 +110,22 @@ export function configError(source: string, problems: ConfigProblem[]): VipError
   });
 }
 
-/** Read, parse and validate the config file; throws VIP_E_CONFIG listing every problem. */
-export async function loadConfig(path: string): Promise<Config> {
-  let text: string;
+/** The text of the config file; a file that cannot be read is VIP_E_CONFIG (exit 3) with the way
+ *  to point at another one. */
+export async function readConfigText(path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw new VipError('VIP_E_CONFIG', `cannot read config ${path}: ${err.code ?? err.message} (use -c PATH or $VIP_MGMT_CONFIG)`, {
       path,
     });
   }
+}
+
+/** Read, parse and validate the config file; throws VIP_E_CONFIG listing every problem. */
+export async function loadConfig(path: string): Promise<Config> {
+  const text = await readConfigText(path);
   const { config, problems } = parseConfigText(text, path);
   if (!config) throw configError(path, problems);
   return config;

@@ -1,41 +1,55 @@
 // The configuration schema (SPEC.md "Configuration"): shape, defaults, and cross-field rules.
 import { z } from 'zod';
-import { parseDuration } from '../core/duration.js';
-import { normalisePrefix, parseAddress } from '../core/prefix.js';
+import { checkDuration } from '../core/duration.js';
+import { looksLikeAddress, normalisePrefix, parseAddress, printable, vipAddressProblem, vipPrefixProblem } from '../core/prefix.js';
 
 /** Highest total prepend count (base + last rank) accepted; longer AS paths only hide typos. */
 export const MAX_PREPEND = 16;
 
-const duration = z
-  .union([z.string(), z.number()])
-  .transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === null) {
-      ctx.addIssue({ code: 'custom', message: `invalid duration "${v}" (use e.g. 500ms, 2s, 1m)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+/** A duration with its unit ("2s"), more than 0 and within Node's timer limit (core/duration.ts):
+ *  a bare number is refused, since nothing says whether `timeout: 10` means seconds or ms. */
+const duration = z.unknown().transform((v, ctx) => {
+  const r = checkDuration(v);
+  if ('problem' in r) {
+    ctx.addIssue({ code: 'custom', message: r.problem });
+    return z.NEVER;
+  }
+  return r.ms;
+});
+
+/** A record keyed by names from the file, without a prototype: `constructor` or `toString` are
+ *  then keys only when the file lists them, for `in` and indexing alike. */
+const ownKeys = <T>(rec: Record<string, T>): Record<string, T> => Object.assign(Object.create(null) as Record<string, T>, rec);
 
 const dcName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a DC name is letters, digits, "_", "." or "-"');
 
+/** A vip_prefixes entry: a prefix of unicast addresses (core/prefix.ts vipPrefixProblem). */
 const prefixText = z.string().transform((v, ctx) => {
-  const n = normalisePrefix(v);
-  if (!n || !v.includes('/')) {
-    ctx.addIssue({ code: 'custom', message: `invalid prefix "${v}" (expected e.g. 192.0.2.0/24)` });
+  const problem = vipPrefixProblem(v);
+  const n = problem === null ? normalisePrefix(v) : null;
+  if (!n) {
+    ctx.addIssue({ code: 'custom', message: problem ?? `invalid prefix "${printable(v)}" (expected e.g. 192.0.2.0/24)` });
     return z.NEVER;
   }
   return n;
 });
 
-const addressText = z.string().transform((v, ctx) => {
-  const a = parseAddress(v);
+/** A VIP written in the config: the same rule as a NAME on the command line (vipAddressProblem). */
+const vipText = z.string().transform((v, ctx) => {
+  const problem = vipAddressProblem(v);
+  const a = problem === null ? parseAddress(v) : null;
   if (!a) {
-    ctx.addIssue({ code: 'custom', message: `invalid IP address "${v}"` });
+    ctx.addIssue({ code: 'custom', message: problem ?? `invalid IP address "${printable(v)}"` });
     return z.NEVER;
   }
   return a.address;
 });
+
+/** A firewall mark as ipvsadm -f takes it in decimal: 1 .. 2^32-1. */
+const fwmark = z
+  .string()
+  .regex(/^[1-9]\d{0,9}$/, 'a firewall mark is a number from 1 to 4294967295, in decimal')
+  .refine((k) => Number(k) <= 0xffffffff, 'a firewall mark is a number from 1 to 4294967295');
 
 /** "ip", "ip:port" or "[ipv6]:port" */
 const dnsServer = z.string().transform((v, ctx) => {
@@ -52,7 +66,8 @@ const dnsServer = z.string().transform((v, ctx) => {
   }
   const a = parseAddress(host);
   if (!a || !Number.isInteger(port) || port < 1 || port > 65535) {
-    ctx.addIssue({ code: 'custom', message: `invalid DNS server "${v}" (expected "ip", "ip:port" or "[ipv6]:port")` });
+    const zone = looksLikeAddress(host) && host.includes('%') ? '; zone ids (%eth0) are not supported' : '';
+    ctx.addIssue({ code: 'custom', message: `invalid DNS server "${printable(v)}" (expected "ip", "ip:port" or "[ipv6]:port"${zone})` });
     return z.NEVER;
   }
   return { host: a.address, port };
@@ -73,7 +88,7 @@ const realServerRef = z.string().transform((v, ctx) => {
   }
   const a = parseAddress(host);
   if (!a || (port !== null && (!Number.isInteger(port) || port < 0 || port > 65535))) {
-    ctx.addIssue({ code: 'custom', message: `invalid real server "${v}" (expected "ip" or "ip:port")` });
+    ctx.addIssue({ code: 'custom', message: `invalid real server "${printable(v)}" (expected "ip" or "ip:port")` });
     return z.NEVER;
   }
   return { address: a.address, port };
@@ -109,13 +124,15 @@ export const configSchema = z
       })
       .prefault({}),
     vip_prefixes: z.array(prefixText).min(1, 'at least one prefix is required: nothing outside it is ever announced'),
-    datacenters: z.record(dcName, z.strictObject({ asn: z.number().int().min(1).max(4294967295) })),
+    datacenters: z.record(dcName, z.strictObject({ asn: z.number().int().min(1).max(4294967295) })).transform(ownKeys),
     prepend: z.strictObject({ base: z.number().int().min(0).default(0) }).prefault({}),
     services: z.array(service).default([]),
     watchdog: z
       .strictObject({
-        rise: z.number().int().min(1).default(1),
-        fall: z.number().int().min(1).default(1),
+        rise: z.number().int().min(1).default(2),
+        fall: z.number().int().min(1).default(2),
+        /** cycles an implausible IPVS table (SPEC "Trusting inputs") is not believed */
+        settle: z.number().int().min(1).default(2),
         ipvs: z
           .strictObject({
             source: z.enum(['proc', 'ipvsadm']).default('proc'),
@@ -123,7 +140,10 @@ export const configSchema = z
             ipvsadm: z.string().default('ipvsadm'),
           })
           .prefault({}),
-        fwmarks: z.record(z.string().regex(/^\d+$/, 'a firewall mark is a number'), z.array(addressText)).default({}),
+        fwmarks: z
+          .record(fwmark, z.array(vipText))
+          .transform(ownKeys)
+          .default(() => Object.create(null) as Record<string, string[]>),
         exclude_realservers: z.array(realServerRef).default([]),
         discover: z.boolean().default(false),
         metrics_file: z.string().default(''),

@@ -1,7 +1,7 @@
 // The built command's contract where no lab is needed: config check, usage errors, --json error shape, help.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeRun, jsonOf, runCli } from '../lab/cli.ts';
@@ -102,4 +102,94 @@ test('cron prints a crontab line with the real paths (no HTML escaping) and refu
   assert.doesNotMatch(r.stdout, /&#x2F;|&amp;/);
   const bad = await runCli(['-c', cfg, 'cron', '--schedule', '61 * * * *']);
   assert.equal(bad.code, 2, describeRun(bad));
+});
+
+// ---- issue 9 / 10: durations, bad addresses, config check messages ------------------------------
+
+test('CLI durations: a unit is required, more than 0 (except --lock-wait 0) and at most 2^31-1 ms: exit 2 naming the option', async () => {
+  const table: [string[], RegExp][] = [
+    [['watchdog', '--every', '10'], /--every <duration>.*"10" has no unit: add one, e\.g\. "10s"/],
+    [['watchdog', '--every', '0s'], /--every <duration>.*"0s" is zero/],
+    [['watchdog', '--every', '597h'], /--every <duration>.*too long: at most 2147483647ms/],
+    [['watchdog', '--every', `${'9'.repeat(400)}ms`], /too long/],
+    [['-d', 'service.tld', '--lock-wait', '10'], /--lock-wait <duration>.*"10" has no unit/],
+    [['delete', 'service.tld', '--lock-wait', '25d'], /--lock-wait <duration>.*invalid duration "25d"/],
+    [['add', 'service.tld', '--lock-wait', '-1s'], /--lock-wait <duration>.*invalid duration/],
+  ];
+  for (const [args, want] of table) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${describeRun(r)}`);
+    assert.match(r.stderr, want, args.join(' '));
+    const j = await runCli(['--json', ...args]);
+    assert.equal(j.code, 2);
+    assert.equal(jsonOf(j).error.code, 'VIP_E_USAGE');
+  }
+});
+
+test('a NAME that is an address no VIP can have is refused with exit 2 before anything happens (no hold, no state)', async () => {
+  const stateDir = join(dir, 'state-bad-address');
+  await mkdir(stateDir);
+  const cfg = join(dir, 'bad-address.yaml');
+  await writeFile(cfg, GOOD.replace('state_dir: /tmp', `state_dir: ${stateDir}`));
+  const table: [string[], RegExp][] = [
+    [['-d', '2001:db8::21%lo'], /2001:db8::21%lo carries an IPv6 zone id \("%lo"\)/],
+    [['delete', '::ffff:192.0.2.7', '--reason', 'test'], /IPv4-mapped IPv6 address: it is not the IPv4 address 192\.0\.2\.7/],
+    [['-a', '224.0.0.5'], /multicast/],
+    [['add', '127.0.0.1'], /loopback/],
+    [['-d', 'fe80::1%eth0', '--lock-wait', '0'], /zone id/], // --lock-wait 0 (no wait) is a valid duration
+  ];
+  for (const [args, want] of table) {
+    const r = await runCli(['-c', cfg, ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${describeRun(r)}`);
+    assert.match(r.stderr, want, args.join(' '));
+    const j = await runCli(['-c', cfg, '--json', ...args]);
+    assert.equal(j.code, 2, describeRun(j));
+    const out = jsonOf(j);
+    const codes = [out.error?.code, ...(out.errors ?? []).map((e: { code: string }) => e.code)];
+    assert.ok(codes.includes('VIP_E_BAD_ADDRESS'), JSON.stringify(out));
+    assert.deepEqual(out.changes ?? [], [], 'nothing planned');
+  }
+  assert.deepEqual(await readdir(stateDir), [], 'no hold was written: the state directory stays empty');
+});
+
+test('config check without a config file gives the -c / $VIP_MGMT_CONFIG hint, like every command', async () => {
+  const missing = join(dir, 'no-such-config.yaml');
+  const r = await runCli(['-c', missing, 'config', 'check', '--no-resolve']);
+  assert.equal(r.code, 3, describeRun(r));
+  assert.match(r.stderr, /cannot read config .*no-such-config\.yaml: ENOENT \(use -c PATH or \$VIP_MGMT_CONFIG\)/);
+  const env = await runCli(['config', 'check', '--no-resolve'], { env: { VIP_MGMT_CONFIG: missing } });
+  assert.equal(env.code, 3);
+  assert.match(env.stderr, /use -c PATH or \$VIP_MGMT_CONFIG/);
+  const j = await runCli(['-c', missing, '--json', 'config', 'check']);
+  assert.equal(j.code, 3);
+  assert.equal(jsonOf(j).error.code, 'VIP_E_CONFIG');
+});
+
+test('a YAML syntax error names the file, line and column, in config check and in any other command', async () => {
+  const cfg = join(dir, 'syntax.yaml');
+  await writeFile(cfg, 'dc: par1\n  bad: [\n');
+  const r = await runCli(['-c', cfg, 'config', 'check', '--no-resolve']);
+  assert.equal(r.code, 3, describeRun(r));
+  assert.ok(r.stdout.includes(`line 2: bad indentation of a mapping entry (YAML syntax error at ${cfg}:2:6)`), r.stdout);
+  const s = await runCli(['-c', cfg, 'status']);
+  assert.equal(s.code, 3);
+  assert.ok(s.stderr.includes(`${cfg}:2:6`), s.stderr);
+});
+
+test('config check refuses bare-number and zero durations, and names the fix', async () => {
+  const cfg = join(dir, 'durations.yaml');
+  await writeFile(cfg, `${GOOD}bgp: { timeout: 0s }\ndns: { timeout: 10 }\n`);
+  const r = await runCli(['-c', cfg, 'config', 'check', '--no-resolve']);
+  assert.equal(r.code, 3, describeRun(r));
+  assert.match(r.stdout, /bgp\.timeout: "0s" is zero/);
+  assert.match(r.stdout, /dns\.timeout: 10 has no unit: add one, e\.g\. "10s"/);
+});
+
+test('config check: a DC named after an Object.prototype key is unknown unless listed', async () => {
+  const cfg = join(dir, 'proto.yaml');
+  await writeFile(cfg, GOOD.replace('dc: par1', 'dc: constructor').replace('prefer: [par1, lon1]', 'prefer: [par1, toString]'));
+  const r = await runCli(['-c', cfg, 'config', 'check', '--no-resolve']);
+  assert.equal(r.code, 3, describeRun(r));
+  assert.match(r.stdout, /dc: this host's dc "constructor" is not listed under datacenters/);
+  assert.match(r.stdout, /services\[0\]\.prefer\[1\]: unknown dc "toString"/);
 });
