@@ -1,15 +1,20 @@
-// Fuzz: both IPVS table parsers (/proc/net/ip_vs and `ipvsadm -S -n`) and the live count the watchdog
-// takes from their tables, on mutants of the real captures in test/fixtures/ipvs and on token soup.
+// Fuzz: both IPVS table parsers (/proc/net/ip_vs and `ipvsadm -S -n`), the reader's malformed-table
+// refusal and the live count the watchdog takes from a table, on mutants of the real captures in
+// test/fixtures/ipvs and on token soup.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { parseIpvsadmSave, parseProcIpVs, type IpvsTable } from '../../src/core/ipvs.ts';
+import { assertReadable, parseIpvsadmSave, parseProcIpVs, type IpvsTable } from '../../src/core/ipvs.ts';
+import { VipError } from '../../src/core/errors.ts';
+import { escapeLogText } from '../../src/adapters/log.ts';
 import { ipvsVips, liveCounts } from '../../src/core/live.ts';
 import { parseAddress } from '../../src/core/prefix.ts';
 import { fuzz, mutated, report, tokenLines } from './lib.ts';
 
+// what a log line may not carry once escaped (src/adapters/log.ts)
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 const FIXTURES = new URL('../fixtures/ipvs/', import.meta.url).pathname;
 const CAPTURES = ['mixed', 'traffic', 'keepalived', 'empty'];
 const seeds = (ext: 'proc' | 'save'): string[] => CAPTURES.map((n) => readFileSync(join(FIXTURES, `${n}.${ext}`), 'utf8')).filter((s) => s !== '');
@@ -27,8 +32,15 @@ const SAVE_TOKENS = [
   '192.0.2.10', 'www.example.com:http', '0x10', '7', 'rr', 'wlc', '#',
 ];
 
-/** What the watchdog does with a table: the VIPs in it and their live counts. */
+/** What the reader adapter and the watchdog do with a table: refuse a malformed one (VipError, with
+ *  the bad lines quoted: they must stay one clean log line), else take the VIPs and live counts. */
 function consume(t: IpvsTable): string {
+  try {
+    assertReadable(t, '/proc/net/ip_vs');
+  } catch (e) {
+    if (e instanceof VipError) assert.doesNotMatch(escapeLogText(e.message), UNSAFE);
+    throw e;
+  }
   for (const s of t.services) {
     if (s.vip !== null) assert.equal(parseAddress(s.vip)?.address, s.vip, 'service VIPs come out canonical');
     for (const r of s.reals) assert.equal(parseAddress(r.address)?.address, r.address, 'real server addresses come out canonical');
