@@ -29,24 +29,24 @@ const LOGGER_SIZE = '16384';
 /** How long flush() waits for logger to hand its lines over before giving up on it. */
 const FLUSH_TIMEOUT_MS = 5000;
 
-// Characters that end, rewrite or disguise a log line: C0 (newline, carriage return, ESC of ANSI
-// sequences...), DEL, C1 (0x9b is a one-byte CSI), the Unicode line/paragraph separators, and the
-// bidi controls that make a terminal show text in another order. The backslash too, so the
-// escaping can be read back unambiguously.
-const UNSAFE = /[\\\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-const NAMED: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+// Characters that end, rewrite or disguise a log line: controls (C0 with newline, carriage return
+// and the ESC of ANSI sequences, DEL, C1 with its one-byte CSI), format characters (the bidi
+// overrides that make a terminal show text in another order) and the Unicode line and paragraph
+// separators: the set of prefix.ts's printable(), which core messages already use for some of
+// what they quote. Backslashes pass as they are, so that text printable() escaped is not escaped
+// twice ("\\x1b").
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 /**
  * Text that came from outside (DNS names above all) made safe for one line of plain text or syslog:
- * every unsafe character becomes a visible escape (`\n`, `\x1b`, `\u2028`), so a name cannot end the
- * line, forge a second one, or drive the terminal. JSON output needs none of this (JSON escapes).
+ * every unsafe character becomes a visible escape in printable()'s form (`\x0a`, `\x1b`,
+ * `\u{2028}`), so a name cannot end the line, forge a second one, or drive the terminal. JSON
+ * output needs none of this (JSON escapes).
  */
 export function escapeLogText(text: string): string {
   return text.replace(UNSAFE, (c) => {
-    const named = NAMED[c];
-    if (named) return named;
-    const code = c.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+    const n = c.codePointAt(0)!;
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u{${n.toString(16)}}`;
   });
 }
 

@@ -8,19 +8,19 @@ import { join } from 'node:path';
 import { createLog, escapeLogText } from '../../src/adapters/log.ts';
 import { logLevel } from '../../src/cli/deps.ts';
 
-test('escapeLogText: control characters, ANSI escapes, separators and bidi controls become visible escapes', () => {
+test('escapeLogText: control and format characters, ANSI escapes and separators become visible escapes', () => {
   const table: [string, string][] = [
     ['Adding route to 192.0.2.1/32', 'Adding route to 192.0.2.1/32'],
-    ['a\nDeleting route to 192.0.2.1/32', 'a\\nDeleting route to 192.0.2.1/32'],
-    ['cr\rlf\r\n', 'cr\\rlf\\r\\n'],
+    ['a\nDeleting route to 192.0.2.1/32', 'a\\x0aDeleting route to 192.0.2.1/32'],
+    ['cr\rlf\r\n', 'cr\\x0dlf\\x0d\\x0a'],
     ['\x1b[31mred\x1b[0m', '\\x1b[31mred\\x1b[0m'],
-    ['nul\0 bel\x07 del\x7f', 'nul\\x00 bel\\x07 del\\x7f'],
+    ['nul\0 bel\x07 del\x7f tab\t', 'nul\\x00 bel\\x07 del\\x7f tab\\x09'],
     ['c1 csi\u009b2J nel\u0085', 'c1 csi\\x9b2J nel\\x85'],
-    ['ls\u2028ps\u2029', 'ls\\u2028ps\\u2029'],
-    ['rlo\u202eevil', 'rlo\\u202eevil'],
-    ['tab\there', 'tab\\there'],
-    ['back\\slash', 'back\\\\slash'],
+    ['ls\u2028ps\u2029', 'ls\\u{2028}ps\\u{2029}'],
+    ['rlo\u202eevil bom\ufeff', 'rlo\\u{202e}evil bom\\u{feff}'],
     ['ünïcode 𝟘 stays', 'ünïcode 𝟘 stays'],
+    // what prefix.ts's printable() already escaped is not escaped again
+    ['back\\slash \\x1b', 'back\\slash \\x1b'],
   ];
   for (const [raw, want] of table) assert.equal(escapeLogText(raw), want, JSON.stringify(raw));
 });
@@ -60,7 +60,7 @@ test('syslog: one logger per run, "<PRI>message" lines with daemon priorities, e
     assert.deepEqual(got, [
       'START -t vip-test --prio-prefix -p daemon.info --size 16384',
       '<30>0 realservers available behind 192.0.2.1 > delete route',
-      '<30>name evil\\n<0>Deleting route to 192.0.2.9/32 via \\x1b[31mx',
+      '<30>name evil\\x0a<0>Deleting route to 192.0.2.9/32 via \\x1b[31mx',
       '<28>a warning',
       '<27>an error',
     ]);
@@ -83,8 +83,8 @@ test('stderr: plain text is escaped too; -v shows debug on stderr without sendin
     log.debug({}, 'debug line');
     log.info({}, 'a\r\nb\u2028c');
     await log.flush();
-    assert.deepEqual(stderr, ['debug line\n', 'a\\r\\nb\\u2028c\n']);
-    assert.deepEqual((await readFile(f.out, 'utf8')).split('\n').filter(Boolean).slice(1), ['<30>a\\r\\nb\\u2028c']);
+    assert.deepEqual(stderr, ['debug line\n', 'a\\x0d\\x0ab\\u{2028}c\n']);
+    assert.deepEqual((await readFile(f.out, 'utf8')).split('\n').filter(Boolean).slice(1), ['<30>a\\x0d\\x0ab\\u{2028}c']);
   } finally {
     await rm(f.dir, { recursive: true, force: true });
   }
