@@ -48,8 +48,8 @@ export async function benchD(opts: { trials?: number; variants?: ('small' | 'big
 }
 
 async function runVariant(background: IpvsService[], trials: number): Promise<DTrial[]> {
-  const up = formatProcIpVs({ services: [...background, ...target(10)], warnings: [] } satisfies IpvsTable);
-  const down = formatProcIpVs({ services: [...background, ...target(0)], warnings: [] } satisfies IpvsTable);
+  const up = formatProcIpVs({ services: [...background, ...target(10)], warnings: [], malformed: [] } satisfies IpvsTable);
+  const down = formatProcIpVs({ services: [...background, ...target(0)], warnings: [], malformed: [] } satisfies IpvsTable);
   log(`D: ${background.length + 2} services in the table; building the lab`);
   const out: DTrial[] = [];
   const lbSpec = { name: 'par1', asn: ASN, vips: [VIP], networks: [[PREFIX, 'VIP-RANK-0']] as [string, string][] };
@@ -65,7 +65,8 @@ async function runVariant(background: IpvsService[], trials: number): Promise<DT
     const cfg = await config({
       vipPrefixes: ['203.0.113.0/24'],
       services: [{ name: NAME, prefer: ['par1', 'lon1'] }],
-      extra: { watchdog: { ipvs: { source: 'proc', path: tablePath } } },
+      // fall 1: D times one reaction (the path from table change to router); the default fall 2 adds one period
+      extra: { watchdog: { rise: 1, fall: 1, ipvs: { source: 'proc', path: tablePath } } },
     });
     let daemon: ReturnType<typeof spawnDaemon> | null = null;
     try {

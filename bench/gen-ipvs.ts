@@ -160,7 +160,7 @@ export function benchTable(opts: BenchOptions = {}): IpvsTable {
       reals,
     });
   }
-  return { services, warnings: [] };
+  return { services, warnings: [], malformed: [] };
 }
 
 function main(argv: string[]): void {

@@ -33,7 +33,7 @@ export async function statusCommand(deps: Deps, names: string[]): Promise<number
   for (const e of errors) {
     // A name that does not resolve right now still has VIPs we know of: use the watchdog's cached answer.
     const name = String(e.details.name ?? '');
-    const cached = state.dns[name];
+    const cached = Object.hasOwn(state.dns, name) ? state.dns[name] : undefined;
     log.warn({ code: e.code }, `${e.message}${cached ? ' (showing the last good answer)' : ''}`);
     if (cached) all.push({ name, chain: cached.chain, addresses: cached.addresses, ttl: 0 });
   }

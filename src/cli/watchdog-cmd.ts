@@ -1,6 +1,6 @@
 // Wiring of `vip-mgmt watchdog`: builds the deps (and rebuilds them on SIGHUP), then one cycle or the loop.
 import { VipError } from '../core/errors.js';
-import { parseDuration } from '../core/duration.js';
+import { checkDuration } from '../core/duration.js';
 import type { GlobalOptions } from './context.js';
 import { makeDeps, makeIpvsPort } from './deps.js';
 import { cycleWithMetrics, printCycle, watchdogLoop, type WatchdogDeps } from './watchdog.js';
@@ -14,9 +14,9 @@ export async function watchdogCommand(g: GlobalOptions, o: { every?: string; sch
   if (o.every && o.schedule) throw new VipError('VIP_E_USAGE', 'use either --every or --schedule, not both');
   let everyMs: number | undefined;
   if (o.every) {
-    const ms = parseDuration(o.every);
-    if (ms === null || ms <= 0) throw new VipError('VIP_E_USAGE', `--every: invalid duration "${o.every}" (e.g. 1s, 500ms, 1m)`);
-    everyMs = ms;
+    const d = checkDuration(o.every);
+    if ('problem' in d) throw new VipError('VIP_E_USAGE', `--every: ${d.problem}`);
+    everyMs = d.ms;
   }
   if (o.schedule) {
     const { CronExpressionParser } = await import('../adapters/cronexpr.js');

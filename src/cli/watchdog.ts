@@ -30,7 +30,7 @@ const errorJson = (e: VipError) => ({ code: e.code, message: e.message, ...(type
 /** Resolve services through the TTL cache; on failure fall back to the last good answer. Runs
  *  BEFORE the lock is taken: a slow DNS server must not hold the lock (and stall into losing it). */
 async function resolveServices(deps: WatchdogDeps, cache: State['dns'], now: Date): Promise<{ resolved: ResolvedName[]; dns: State['dns']; errors: VipError[] }> {
-  const dns: State['dns'] = {};
+  const dns: State['dns'] = Object.create(null);
   const errors: VipError[] = [];
   const answers = await Promise.all(
     deps.config.services.map(async (s): Promise<ResolvedName | null> => {

@@ -61,7 +61,7 @@ describe('safety contract on the host lab', { concurrency: false }, () => {
 
   /** Replace the table atomically (both formats), from VIP -> weights. */
   const setTable = async (vips: string[], text?: string) => {
-    const t = { services: vips.map((v) => service(v, [1, 1])), warnings: [] };
+    const t = { services: vips.map((v) => service(v, [1, 1])), warnings: [], malformed: [] };
     await writeFile(`${table}.tmp`, text ?? formatProcIpVs(t));
     await rename(`${table}.tmp`, table);
     await writeFile(`${saveFile}.tmp`, formatIpvsadmSave(t));
@@ -145,7 +145,7 @@ describe('safety contract on the host lab', { concurrency: false }, () => {
 
   test('a table cut mid-line is unreadable: nothing changes, exit 1, every cycle', async (t) => {
     if (!gate(t)) return;
-    const text = formatProcIpVs({ services: [service(WEB, [1, 1])], warnings: [] });
+    const text = formatProcIpVs({ services: [service(WEB, [1, 1])], warnings: [], malformed: [] });
     await setTable([], text.slice(0, text.length - 20)); // the last real server's line, cut
     try {
       const runs = await cycles(4);

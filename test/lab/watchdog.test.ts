@@ -45,7 +45,7 @@ describe('watchdog run rules and daemon on the host lab', { concurrency: false }
   /** Replace the table file atomically, as the kernel's view changes at once. */
   const setTable = async (svcWeights: number[], discWeights: number[] = [1, 1]) => {
     const tmp = `${table}.tmp`;
-    await writeFile(tmp, formatProcIpVs({ services: [service(SVC, 80, svcWeights), service(DISC, 443, discWeights)], warnings: [] }));
+    await writeFile(tmp, formatProcIpVs({ services: [service(SVC, 80, svcWeights), service(DISC, 443, discWeights)], warnings: [], malformed: [] }));
     await rename(tmp, table);
   };
   const present = async (p: string) => (await lab.routerRoute(p))?.best != null;
