@@ -116,8 +116,12 @@ describe('render on a two-DC lab', { concurrency: false }, () => {
     }
     // api is untouched: still best from lon1, par1 still its backup
     assert.deepEqual(pathFrom(await lab.routerRoute('192.0.2.20/32'), 'par1'), [PAR1, PAR1]);
+    // the held VIPs are out of the snippet: reloading FRR from it cannot undo the drain
     const check = await runCli(['-c', cfg.par1!, 'render', '--check']);
-    assert.equal(check.code, 10, `a drained DC differs from its snippet: ${describeRun(check)}`);
+    assert.equal(check.code, 0, `a drained DC is in sync with its snippet: ${describeRun(check)}`);
+    const text = await runCli(['-c', cfg.par1!, 'render']);
+    assert.match(text.stdout, /^! held for maintenance, left out: network 192\.0\.2\.10\/32 route-map VIP-RANK-0 \(by .*: maintenance\)$/m);
+    assert.doesNotMatch(text.stdout, /^\s*network 192\.0\.2\.10\/32/m);
 
     const a = await runCli(['-c', cfg.par1!, '-a', 'www.example.test']);
     assert.equal(a.code, 0, describeRun(a));
