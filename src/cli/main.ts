@@ -136,7 +136,7 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavai
 
   program
     .command('render')
-    .description("print a DC's FRR configuration snippet (route-maps, prefix-lists, network statements)")
+    .description("print a DC's FRR configuration snippet (route-maps, prefix-lists, network statements); VIPs held on this host stay out of its own DC's snippet, as comment lines")
     .option('--dc <name>', "the datacenter to render for (default: this host's dc)")
     .option('--check', 'compare with the running config; exit 10 when they differ')
     .option('--templates <dir>', 'directory holding frr.conf.mustache (default: the packaged templates)')
@@ -160,7 +160,12 @@ Examples:
   vip-mgmt watchdog                          one cycle, as cron runs it (silent unless something changes)
   vip-mgmt watchdog --dry-run                show what one cycle would do
   vip-mgmt watchdog --every 2s               daemon: SIGTERM finishes the cycle and exits, SIGHUP reloads the config
-  vip-mgmt watchdog --schedule '*/5 * * * * *'`,
+  vip-mgmt watchdog --schedule '*/5 * * * * *'
+
+A VIP is withdrawn after watchdog.fall unhealthy cycles in a row (default 2) and restored after
+watchdog.rise healthy ones (default 2). An IPVS table with a malformed or cut line changes nothing
+(exit 1); an empty one, or one that lost more than half of its virtual services, is not believed for
+watchdog.settle cycles (default 2, exit 1 with a warning). Maintenance holds always win.`,
     )
     .action(async (o: { every?: string; schedule?: string }, cmd: Command) =>
       run(async (g) => {
