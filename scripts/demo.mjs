@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEMO_PACKAGES, ensurePackages } from './prereqs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const sh = (cmd, args, env = {}) => {
@@ -19,15 +20,8 @@ if (process.getuid?.() !== 0) {
   console.error('demo: run as root (sudo npm run demo): the lab creates network namespaces and starts FRR daemons');
   process.exit(2);
 }
-const debs = { '/usr/lib/frr/bgpd': 'frr', '/usr/bin/vtysh': 'frr', '/usr/sbin/dnsmasq': 'dnsmasq-base', '/usr/sbin/ip': 'iproute2', '/bin/ip': 'iproute2' };
-const want = [...new Set(Object.entries(debs).filter(([p]) => !existsSync(p)).map(([, d]) => d))].filter(
-  (d) => !(d === 'iproute2' && (existsSync('/usr/sbin/ip') || existsSync('/bin/ip'))),
-);
-if (want.length > 0) {
-  console.log(`demo: installing Debian packages: ${want.join(' ')}`);
-  sh('apt-get', ['update', '-q']);
-  sh('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...want], { DEBIAN_FRONTEND: 'noninteractive' });
-}
+// the same list and installer as npm test's (scripts/prereqs.mjs)
+if (ensurePackages(DEMO_PACKAGES, { who: 'demo' }).length > 0) process.exit(1);
 if (!existsSync(join(root, 'node_modules', '.bin', 'tsc'))) sh('npm', ['ci', '--no-audit', '--no-fund']);
 sh('npm', ['run', '-s', 'build']);
 sh(process.execPath, ['--import', 'tsx', 'test/lab/demo.ts']);
