@@ -4,7 +4,8 @@ import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { VipError } from '../core/errors.js';
-import { parseAddress, printable } from '../core/prefix.js';
+import { parseAddress } from '../core/prefix.js';
+import { printable } from '../core/text.js';
 import {
   buildQuery,
   checkResponse,

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import pino from 'pino';
 import type { Log, LogFields } from '../core/types.js';
+import { escapeUnsafe } from '../core/text.js';
 
 export interface LogOptions {
   /** What reaches syslog (the config's log.level), and stderr too unless stderrLevel is given. */
@@ -29,26 +30,9 @@ const LOGGER_SIZE = '16384';
 /** How long flush() waits for logger to hand its lines over before giving up on it. */
 const FLUSH_TIMEOUT_MS = 5000;
 
-// Characters that end, rewrite or disguise a log line: controls (C0 with newline, carriage return
-// and the ESC of ANSI sequences, DEL, C1 with its one-byte CSI), format characters (the bidi
-// overrides that make a terminal show text in another order) and the Unicode line and paragraph
-// separators: the set of prefix.ts's printable(), which core messages already use for some of
-// what they quote. Backslashes pass as they are, so that text printable() escaped is not escaped
-// twice ("\\x1b").
-const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
-
-/**
- * Text that came from outside (DNS names above all) made safe for one line of plain text or syslog:
- * every unsafe character becomes a visible escape in printable()'s form (`\x0a`, `\x1b`,
- * `\u{2028}`), so a name cannot end the line, forge a second one, or drive the terminal. JSON
- * output needs none of this (JSON escapes).
- */
-export function escapeLogText(text: string): string {
-  return text.replace(UNSAFE, (c) => {
-    const n = c.codePointAt(0)!;
-    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u{${n.toString(16)}}`;
-  });
-}
+/** Text that came from outside (DNS names above all) made safe for one line of plain text or
+ *  syslog: core/text.ts's rule. JSON output needs none of this (JSON escapes). */
+export const escapeLogText = escapeUnsafe;
 
 /** A pino level name or number as a number ('silent' = nothing). */
 function levelValue(level: string): number {

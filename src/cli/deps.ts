@@ -41,9 +41,10 @@ export async function makeDeps(opts: GlobalOptions, configOverride?: Config): Pr
     tag: config.log.tag,
     color: opts.color,
   });
-  const [{ resolverFromConfig }, { createSpeaker }] = await Promise.all([
+  const [{ resolverFromConfig }, { createSpeaker }, { guardSpeaker }] = await Promise.all([
     import('../adapters/dns.js'),
     import('../adapters/vtysh.js'),
+    import('../core/policy.js'),
   ]);
   return {
     opts,
@@ -55,12 +56,16 @@ export async function makeDeps(opts: GlobalOptions, configOverride?: Config): Pr
       onCompromised: (e) => log.error({}, `run lock lost: ${e.message}`),
     }),
     resolver: resolverFromConfig(config.dns),
-    speaker: createSpeaker({
-      dialect: config.bgp.speaker,
-      vtysh: config.bgp.vtysh,
-      pathspace: config.bgp.pathspace || undefined,
-      timeoutMs: config.bgp.timeout,
-    }),
+    // vip_prefixes re-checked at the speaker boundary, whatever computed the changes
+    speaker: guardSpeaker(
+      createSpeaker({
+        dialect: config.bgp.speaker,
+        vtysh: config.bgp.vtysh,
+        pathspace: config.bgp.pathspace || undefined,
+        timeoutMs: config.bgp.timeout,
+      }),
+      config.vip_prefixes,
+    ),
   };
 }
 

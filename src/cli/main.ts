@@ -5,6 +5,7 @@ import { checkDuration, type DurationRules } from '../core/duration.js';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.js';
 import type { GlobalOptions } from './context.js';
 import { VERSION } from './version.js';
+import { escapeLines } from '../core/text.js';
 
 type Handler = (g: GlobalOptions) => Promise<number>;
 
@@ -63,8 +64,8 @@ export function buildProgram(run: (h: Handler, cmd: Command) => Promise<void>): 
     .option('-c, --config <path>', `config file (default: $VIP_MGMT_CONFIG or ${DEFAULT_CONFIG_PATH})`)
     .option('--json', 'machine-readable output on stdout')
     .option('--dry-run', 'print the plan, change nothing')
-    .option('-q, --quiet', 'only warnings and errors on stderr')
-    .option('-v, --verbose', 'debug logging on stderr')
+    .option('-q, --quiet', 'stderr only: just warnings and errors there; syslog still gets every line log.level allows')
+    .option('-v, --verbose', 'stderr only: debug lines too; syslog keeps log.level')
     .option('--no-color', 'no colours, even on a terminal')
     .addOption(new Option('-a, --add <names...>', 'same as: vip-mgmt add NAME...').conflicts('delete'))
     .option('-d, --delete <names...>', 'same as: vip-mgmt delete NAME...')
@@ -239,7 +240,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     }
     err = isVipError(e) ? e : new VipError('VIP_E_FAILED', `internal error: ${(e as Error)?.stack ?? String(e)}`);
     if (json) process.stdout.write(`${JSON.stringify({ error: { code: err.code, message: err.message } })}\n`);
-    process.stderr.write(`error: ${err.message} [${err.code}]\n`);
+    process.stderr.write(`error: ${escapeLines(err.message)} [${err.code}]\n`);
     process.exitCode = err.exit;
   }
 }

@@ -2,7 +2,8 @@
 // so that `config check` lists every problem in one go. Names from the file are looked up with
 // Object.hasOwn or in Maps, never `in`: a DC called "constructor" must not be found on Object.prototype.
 import { MAX_PREPEND } from './schema.js';
-import { normalisePrefix, insideAny, printable, toVip, vipAddressProblem } from '../core/prefix.js';
+import { normalisePrefix, insideAny, toVip, vipAddressProblem } from '../core/prefix.js';
+import { printable } from '../core/text.js';
 
 export interface Problem {
   path: (string | number)[];

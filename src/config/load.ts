@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { load as loadYaml, YAMLException } from 'js-yaml';
 import { z } from 'zod';
 import { VipError } from '../core/errors.js';
-import { printable } from '../core/prefix.js';
+import { printable } from '../core/text.js';
 import { configSchema, type RawConfig } from './schema.js';
 import { crossCheck } from './crosscheck.js';
 

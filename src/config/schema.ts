@@ -1,7 +1,8 @@
 // The configuration schema (SPEC.md "Configuration"): shape, defaults, and cross-field rules.
 import { z } from 'zod';
 import { checkDuration } from '../core/duration.js';
-import { looksLikeAddress, normalisePrefix, parseAddress, printable, vipAddressProblem, vipPrefixProblem } from '../core/prefix.js';
+import { looksLikeAddress, normalisePrefix, parseAddress, vipAddressProblem, vipPrefixProblem } from '../core/prefix.js';
+import { printable } from '../core/text.js';
 
 /** Highest total prepend count (base + last rank) accepted; longer AS paths only hide typos. */
 export const MAX_PREPEND = 16;

@@ -1,6 +1,7 @@
 // From per-query outcomes to one ResolvedName or one VipError that says what to do next (pure).
 import { VipError, type ErrorCode } from './errors.js';
-import { compareAddresses, looksLikeAddress, parseAddress, printable, vipAddressProblem } from './prefix.js';
+import { compareAddresses, looksLikeAddress, parseAddress, vipAddressProblem } from './prefix.js';
+import { printable } from './text.js';
 import { MAX_CNAME_DEPTH, type AddressType } from './dnsmsg.js';
 import type { ResolvedName } from './types.js';
 

@@ -11,7 +11,8 @@
 // Output order is canonical (see sortTable) so that the kernel's hash order never shows up in diffs or tests.
 import ipaddr from 'ipaddr.js';
 import { VipError } from './errors.js';
-import { parseAddress, printable } from './prefix.js';
+import { parseAddress } from './prefix.js';
+import { printable } from './text.js';
 
 /** Known kinds; any other protocol is kept lower-cased (e.g. "ip_51") with a warning. */
 export type IpvsKind = 'tcp' | 'udp' | 'sctp' | 'fwm' | (string & {});

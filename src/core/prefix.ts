@@ -1,5 +1,6 @@
 // Address and prefix normalisation: every comparison of addresses goes through here, never raw strings.
 import ipaddr from 'ipaddr.js';
+import { printable } from './text.js';
 import type { Family, Vip } from './types.js';
 
 /** An address as written: ipaddr's parse of the part before any "%zone", and the zone. Only dotted
@@ -98,16 +99,6 @@ export function vipPrefixProblem(text: string): string | null {
     if (overlap) return `${shown} overlaps ${range} (${what}), where no VIP can be: list only the ranges your VIPs come from`;
   }
   return null;
-}
-
-/** TEXT safe to print on one line: control and format characters (and "\\") escaped, long text cut. */
-export function printable(text: string, max = 200): string {
-  const cut = text.length > max ? `${text.slice(0, max)}...` : text;
-  return cut.replace(/[\\\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => {
-    if (c === '\\') return '\\\\';
-    const n = c.codePointAt(0)!;
-    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u{${n.toString(16)}}`;
-  });
 }
 
 export function isAddress(text: string): boolean {

@@ -41,7 +41,7 @@ export function missing(cmds: string[], opts: { root?: boolean } = {}): string[]
 export function requireLab(t: TestContext, cmds: string[], opts: { root?: boolean } = {}): boolean {
   const gone = missing(cmds, opts);
   if (gone.length === 0) return true;
-  const why = `lab prerequisite missing: ${gone.join(', ')} (bash .ci/run installs them)`;
+  const why = `lab prerequisite missing: ${gone.join(', ')} (npm test installs them when run as root)`;
   if (inCI) throw new Error(`${why}; CI=true, so this is a failure, not a skip`);
   console.log(`# SKIP ${t.name}: ${why}`);
   t.skip(why);
