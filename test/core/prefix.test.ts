@@ -1,13 +1,13 @@
 // Unit tests: address and prefix normalisation, containment and ordering.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { printable } from '../../src/core/text.ts';
 import {
   compareVips,
   insideAny,
   looksLikeAddress,
   normalisePrefix,
   parseAddress,
-  printable,
   toVip,
   vipAddressProblem,
   vipPrefixProblem,
