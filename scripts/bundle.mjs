@@ -3,10 +3,21 @@
 // of modules: on a slow disk, or the 9p root of the IPVS lab VM, start-up drops from ~11 s to ~5 s.
 //   dist/bundle/   what bin/vip-mgmt runs: split into chunks, so `--help` or `-a` loads only what
 //                  it needs (zod, yaml, pino... are loaded by the commands that use them)
-//   dist/vip-mgmt.mjs  ONE self-contained file for a load balancer that has only `node`
-//                  (`render` and `cron` also want templates/ beside it or --templates)
+//   dist/vip-mgmt.mjs  ONE self-contained file for a load balancer that has only `node`; also what
+//                  the .deb installs as /usr/bin/vip-mgmt (scripts/deb.mjs)
+// Both carry templates/*.mustache (src/cli/templates.ts): `render` and `cron` need nothing beside them.
 import { build } from 'esbuild';
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+
+// The text of every template, keyed by file name, for src/cli/templates.ts. Defined as ONE string
+// literal (JSON text), which esbuild inlines where it is used, in the chunk only cron and render
+// import; an object value would become a module that every chunk initialises.
+const templates = Object.fromEntries(
+  readdirSync('templates')
+    .filter((f) => f.endsWith('.mustache'))
+    .sort()
+    .map((f) => [f, readFileSync(`templates/${f}`, 'utf8')]),
+);
 
 const common = {
   entryPoints: { 'vip-mgmt': 'src/cli/entry.ts' },
@@ -16,6 +27,7 @@ const common = {
   format: 'esm',
   legalComments: 'none',
   logLevel: 'warning',
+  define: { __VIP_MGMT_TEMPLATES__: JSON.stringify(JSON.stringify(templates)) },
   // CommonJS dependencies use require, __filename and __dirname (write-file-atomic names its temp
   // files after __filename): give the ESM output all three.
   banner: {

@@ -1,19 +1,11 @@
 // `cron`: print a validated /etc/cron.d entry for the watchdog (config valid, schedule valid, binary found).
-import { existsSync, realpathSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { realpathSync } from 'node:fs';
 import Mustache from 'mustache';
 import { VipError } from '../core/errors.js';
 import { loadConfig } from '../config/load.js';
 import type { GlobalOptions } from './context.js';
 import { makeOutput } from './deps.js';
-
-// The nearest templates/ above this module: dist/cli/ (tsc), dist/bundle/chunks/ (bin/vip-mgmt),
-// dist/ (the single file), or beside a single file copied to a load balancer.
-const here = dirname(fileURLToPath(import.meta.url));
-export const TEMPLATES_DIR =
-  [0, 1, 2, 3].map((up) => join(here, ...Array<string>(up).fill('..'), 'templates')).find((d) => existsSync(join(d, 'frr.conf.mustache'))) ??
-  join(here, '..', '..', 'templates');
+import { CRON_TEMPLATE, readTemplate } from './templates.js';
 
 export async function cronCommand(g: GlobalOptions, o: { schedule: string; user: string }): Promise<number> {
   const config = await loadConfig(g.config); // an entry for a broken config would fail every minute
@@ -28,7 +20,7 @@ export async function cronCommand(g: GlobalOptions, o: { schedule: string; user:
   if (!/^[a-z_][a-z0-9_-]*$/i.test(o.user)) throw new VipError('VIP_E_USAGE', `--user: invalid user name "${o.user}"`);
   const bin = realpathSync(process.argv[1] ?? 'vip-mgmt');
   const command = [bin, 'watchdog', '-q', '-c', realpathSync(g.config)].map(shellWord).join(' ');
-  const text = Mustache.render(readFileSync(join(TEMPLATES_DIR, 'cron.d.mustache'), 'utf8'), {
+  const text = Mustache.render(await readTemplate(CRON_TEMPLATE), {
     schedule: fields.join(' '),
     user: o.user,
     command,

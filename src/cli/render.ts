@@ -1,31 +1,17 @@
 // `render [--dc NAME] [--check]`: resolve every service, render the DC's FRR snippet from its template, or diff it against the running config.
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { EXIT, VipError } from '../core/errors.js';
 import { buildRenderModel, diffRendered, findConflicts, formatDifferences, renderSnippet, type RenderDifference } from '../core/render.js';
 import type { State } from '../core/types.js';
 import { resolveAll } from './change.js';
 import type { Deps } from './context.js';
-import { TEMPLATES_DIR } from './cron.js';
-
-export const FRR_TEMPLATE = 'frr.conf.mustache';
+import { FRR_TEMPLATE, readTemplate } from './templates.js';
 
 export interface RenderOptions {
   dc?: string;
   check: boolean;
-  /** directory holding frr.conf.mustache, instead of the packaged templates/ */
+  /** directory holding frr.conf.mustache, instead of the packaged (embedded) template */
   templates?: string;
-}
-
-async function readTemplate(dir: string): Promise<string> {
-  const path = join(dir, FRR_TEMPLATE);
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    throw new VipError('VIP_E_TEMPLATE', `cannot read the FRR template ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (--templates DIR must hold ${FRR_TEMPLATE})`, {
-      path,
-    });
-  }
 }
 
 /** Why a VIP the snippet announces is not in the running config, when vip-mgmt itself took it out:
@@ -55,7 +41,7 @@ export async function renderCommand(deps: Deps, opts: RenderOptions): Promise<nu
     throw new VipError('VIP_E_USAGE', `--check compares with this host's running config, which is dc ${config.dc}'s; run it on a ${dc} host, or drop --dc`, { dc });
   }
   // the template is read first: a wrong --templates must not wait for DNS to be reported
-  const template = await readTemplate(opts.templates ?? TEMPLATES_DIR);
+  const template = await readTemplate(FRR_TEMPLATE, opts.templates);
 
   const names = config.services.map((s) => s.name);
   const { resolved, errors } = await resolveAll(deps, names);
