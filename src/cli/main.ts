@@ -5,7 +5,7 @@ import { checkDuration, type DurationRules } from '../core/duration.js';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.js';
 import type { GlobalOptions } from './context.js';
 import { VERSION } from './version.js';
-import { escapeLines } from '../core/text.js';
+import { escapeLines, printable } from '../core/text.js';
 
 type Handler = (g: GlobalOptions) => Promise<number>;
 
@@ -87,6 +87,11 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavai
     )
     .action(async (_o, cmd: Command) => {
       const o = cmd.opts() as { add?: string[]; delete?: string[] } & ChangeFlags;
+      if (cmd.args.length > 0 && (o.add || o.delete)) {
+        // `-d a.tld --reason R b.tld`: b.tld is no command, and it is not drained either
+        throw new VipError('VIP_E_USAGE', `"${printable(cmd.args[0]!)}" comes after another option: give every NAME right after ${o.add ? '-a' : '-d'} (vip-mgmt ${o.add ? '-a' : '-d'} NAME... --reason TEXT)`);
+      }
+      if (cmd.args.length > 0) unknownCommand(cmd, cmd.args[0]!);
       if (o.add) return run((g) => change(g, 'add', o.add!, o), cmd);
       if (o.delete) return run((g) => change(g, 'delete', o.delete!, o), cmd);
       cmd.help({ error: true });
@@ -123,6 +128,7 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavai
     );
 
   const config = program.command('config').description('configuration file commands');
+  config.on('command:*', (operands: string[]) => unknownCommand(config, operands[0]!));
   config
     .command('check')
     .description('validate the config file and list every problem at once (exit 3 when invalid)')
@@ -199,7 +205,36 @@ watchdog.settle cycles (default 2, exit 1 with a warning). Maintenance holds alw
       }, cmd),
     );
 
+  // The root has an action (for -a/-d), so commander would answer a mistyped command with "too many
+  // arguments"; the action reports it instead. Set after the subcommands exist: they copy this setting
+  // when created, and theirs must keep refusing extra arguments.
+  program.allowExcessArguments(true);
   return program;
+}
+
+/** A usage error (exit 2) naming the unknown command, with commander's "Did you mean" suggestion
+ *  when it has one, and the commands there are. */
+function unknownCommand(cmd: Command, name: string): never {
+  // commander's own unknownCommand() computes the suggestion; run it on a stand-in whose error()
+  // only keeps the text, so that its single-quoted message is not printed
+  let suggestion = '';
+  const probe = Object.create(cmd) as Command & { unknownCommand(): void };
+  probe.args = [name];
+  probe.error = (message: string): never => {
+    suggestion = /\n(\(Did you mean .*\?\))$/.exec(message)?.[1] ?? '';
+    throw new Error('probe');
+  };
+  try {
+    probe.unknownCommand();
+  } catch {
+    /* the probe always throws */
+  }
+  const commands = cmd.commands.map((c) => c.name()).filter((n) => n !== 'help');
+  const where = cmd.parent ? `${cmd.name()} ` : '';
+  const lines = [`error: unknown command "${where}${printable(name)}"`];
+  if (suggestion) lines.push(suggestion);
+  lines.push(`${cmd.parent ? `${cmd.name()} commands` : 'commands'}: ${commands.join(', ')}`);
+  return cmd.error(lines.join('\n'), { exitCode: EXIT.USAGE, code: 'commander.unknownCommand' });
 }
 
 function usageError(e: CommanderError): VipError {
