@@ -1,5 +1,6 @@
 // `cron`: print a validated /etc/cron.d entry for the watchdog (config valid, schedule valid, binary found).
-import { realpathSync } from 'node:fs';
+import { accessSync, constants, realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import Mustache from 'mustache';
 import { VipError } from '../core/errors.js';
 import { loadConfig } from '../config/load.js';
@@ -18,8 +19,10 @@ export async function cronCommand(g: GlobalOptions, o: { schedule: string; user:
     throw new VipError('VIP_E_USAGE', `--schedule: invalid cron expression "${o.schedule}": ${(e as Error).message}`);
   }
   if (!/^[a-z_][a-z0-9_-]*$/i.test(o.user)) throw new VipError('VIP_E_USAGE', `--user: invalid user name "${o.user}"`);
-  const bin = realpathSync(process.argv[1] ?? 'vip-mgmt');
-  const command = [bin, 'watchdog', '-q', '-c', realpathSync(g.config)].map(shellWord).join(' ');
+  // the path this command was started by (/usr/bin/vip-mgmt, $(npm prefix -g)/bin/vip-mgmt), not the
+  // file behind its symlink: that one moves with upgrades (/usr/share/vip-mgmt/, node_modules/)
+  const bin = resolve(process.argv[1] ?? 'vip-mgmt');
+  const command = [...runner(bin), 'watchdog', '-q', '-c', realpathSync(g.config)].map(shellWord).join(' ');
   const text = Mustache.render(await readTemplate(CRON_TEMPLATE), {
     schedule: fields.join(' '),
     user: o.user,
@@ -30,6 +33,17 @@ export async function cronCommand(g: GlobalOptions, o: { schedule: string; user:
   if (g.json) out.json({ schedule: fields.join(' '), user: o.user, command, entry: text });
   else out.data(text);
   return 0;
+}
+
+/** How cron starts BIN: itself, or through this node when it is not executable (a single file
+ *  copied without its mode and started as `node vip-mgmt.mjs`). */
+function runner(bin: string): string[] {
+  try {
+    accessSync(bin, constants.X_OK);
+    return [bin];
+  } catch {
+    return [process.execPath, bin];
+  }
 }
 
 /** cron hands the line to /bin/sh: quote anything beyond plain path characters. */
