@@ -4,10 +4,10 @@
 //   dist/bundle/   what bin/vip-mgmt runs: split into chunks, so `--help` or `-a` loads only what
 //                  it needs (zod, yaml, pino... are loaded by the commands that use them)
 //   dist/vip-mgmt.mjs  ONE self-contained file for a load balancer that has only `node`; also what
-//                  the .deb installs as /usr/bin/vip-mgmt (scripts/deb.mjs)
+//                  the .deb runs as /usr/bin/vip-mgmt (scripts/deb.mjs)
 // Both carry templates/*.mustache (src/cli/templates.ts): `render` and `cron` need nothing beside them.
 import { build } from 'esbuild';
-import { chmodSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 // The text of every template, keyed by file name, for src/cli/templates.ts. Defined as ONE string
 // literal (JSON text), which esbuild inlines where it is used, in the chunk only cron and render
@@ -44,5 +44,7 @@ const common = {
 
 rmSync('dist/bundle', { recursive: true, force: true });
 await build({ ...common, outdir: 'dist/bundle', splitting: true, outExtension: { '.js': '.mjs' }, chunkNames: 'chunks/[name]-[hash]' });
-await build({ ...common, outdir: 'dist', banner: { js: `#!/usr/bin/env node\n${common.banner.js}` }, outExtension: { '.js': '.mjs' } });
+const single = await build({ ...common, outdir: 'dist', banner: { js: `#!/usr/bin/env node\n${common.banner.js}` }, outExtension: { '.js': '.mjs' }, metafile: true });
+// which node_modules packages the single file carries: scripts/deb.mjs lists them in the copyright file
+writeFileSync('dist/vip-mgmt.meta.json', `${JSON.stringify(single.metafile)}\n`);
 chmodSync('dist/vip-mgmt.mjs', 0o755);
