@@ -9,14 +9,18 @@ export const MAX_PREPEND = 16;
 
 /** A duration with its unit ("2s"), more than 0 and within Node's timer limit (core/duration.ts):
  *  a bare number is refused, since nothing says whether `timeout: 10` means seconds or ms. */
-const duration = z.unknown().transform((v, ctx) => {
-  const r = checkDuration(v);
-  if ('problem' in r) {
-    ctx.addIssue({ code: 'custom', message: r.problem });
-    return z.NEVER;
-  }
-  return r.ms;
-});
+const durationWith = (rules: Parameters<typeof checkDuration>[1]) =>
+  z.unknown().transform((v, ctx) => {
+    const r = checkDuration(v, rules);
+    if ('problem' in r) {
+      ctx.addIssue({ code: 'custom', message: r.problem });
+      return z.NEVER;
+    }
+    return r.ms;
+  });
+const duration = durationWith({});
+/** where 0s means "off" (drain.graceful) */
+const durationOrOff = durationWith({ allowZero: true });
 
 /** A record keyed by names from the file, without a prototype: `constructor` or `toString` are
  *  then keys only when the file lists them, for `in` and indexing alike. */
@@ -134,6 +138,8 @@ export const configSchema = z
         fall: z.number().int().min(1).default(2),
         /** cycles an implausible IPVS table (SPEC "Trusting inputs") is not believed */
         settle: z.number().int().min(1).default(2),
+        /** where the watchdog would withdraw: withdraw, or demote (announce with route-map VIP-DRAIN) */
+        down_action: z.enum(['withdraw', 'demote']).default('withdraw'),
         ipvs: z
           .strictObject({
             source: z.enum(['proc', 'ipvsadm']).default('proc'),
@@ -150,6 +156,12 @@ export const configSchema = z
         metrics_file: z.string().default(''),
         min_realservers: z.number().int().min(0).default(1),
         restore_realservers: z.number().int().min(0).optional(),
+      })
+      .prefault({}),
+    drain: z
+      .strictObject({
+        /** default of -d --graceful: announce with VIP-DRAIN this long before withdrawing; 0s = off */
+        graceful: durationOrOff.default(0),
       })
       .prefault({}),
     state_dir: z.string().default('/var/lib/vip-mgmt'),

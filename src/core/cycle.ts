@@ -9,7 +9,7 @@ import { decide, type Policy as DecidePolicy } from './decide.js';
 import { VipError } from './errors.js';
 import type { IpvsTable } from './ipvs.js';
 import { ipvsVips, liveCounts, type LiveCount } from './live.js';
-import { dcPolicy, outsidePrefixes, sortedTargets, type DcPolicy, type Target } from './policy.js';
+import { dcPolicy, DRAIN_ROUTE_MAP, outsidePrefixes, sortedTargets, type DcPolicy, type Target } from './policy.js';
 import { sortByVip, toVip } from './prefix.js';
 import type { Announcement, IpvsTrust, LogFields, ResolvedName, RunningBgp, SpeakerChange, State, Vip, WatchdogStateName, WatchdogVipState } from './types.js';
 import type { Config } from '../config/load.js';
@@ -138,6 +138,26 @@ export function planCycle(input: CycleInput): CyclePlan {
   const nextWatchdog: Record<string, WatchdogVipState> = table ? {} : { ...state.watchdog };
   const since = (p: string, s: WatchdogStateName) => (state.watchdog[p]?.state === s ? state.watchdog[p]!.since : now.toISOString());
   const held = (p: string) => Object.hasOwn(state.holds, p);
+  const demote = wd.down_action === 'demote';
+  const canDrain = routeMaps.has(DRAIN_ROUTE_MAP);
+  /** A graceful drain still in its first stage (announced with VIP-DRAIN until its deadline). */
+  const draining = (p: string) => {
+    const d = held(p) ? state.holds[p]!.drain : undefined;
+    return d && Date.parse(d.until) > now.getTime() ? d : undefined;
+  };
+  /** What a hold wants of a VIP: during a graceful drain, announced with VIP-DRAIN; else withdrawn. */
+  const holdChange = (vip: Vip, p: string): Pick<CycleRow, 'action' | 'why' | 'routeMap' | 'line'> => {
+    const rm = conf.get(p) ?? null;
+    const d = draining(p);
+    if (d) {
+      const why = `graceful drain until ${d.until}`;
+      if (conf.has(p) && rm !== DRAIN_ROUTE_MAP && canDrain) return { action: 'add', why, routeMap: DRAIN_ROUTE_MAP, line: `${vip.address} is draining until ${d.until} > demote route` };
+      return { action: 'none', why, routeMap: rm };
+    }
+    if (!conf.has(p)) return { action: 'none', why: 'held for maintenance', routeMap: null };
+    const finished = state.holds[p]!.drain ? 'graceful drain finished' : 'held for maintenance';
+    return { action: 'delete', why: finished, routeMap: rm, line: `${vip.address} is held for maintenance > delete route` };
+  };
 
   // 3. Every target through the state machine.
   for (const t of targets) {
@@ -163,21 +183,32 @@ export function planCycle(input: CycleInput): CyclePlan {
       }
     }
     const policy: DecidePolicy = { min: t.thresholds.min, restore: t.thresholds.restore, rise: wd.rise, fall: wd.fall };
-    const d = decide(prev, { live, held: held(p), configured: conf.has(p) }, policy);
-    let action = d.action;
-    let why = d.why;
-    if (action === 'add' && !routeMaps.has(t.routeMap)) {
-      const err = new VipError('VIP_E_POLICY_ROUTEMAP', `route-map ${t.routeMap} does not exist: not announcing ${p} (load the rendered snippet)`, { vip: t.vip.address });
+    const rm = conf.get(p) ?? null;
+    // a demoted VIP (announced with VIP-DRAIN) is on the down side: restoring it is an add
+    const d = decide(prev, { live, held: held(p), configured: conf.has(p) && rm !== DRAIN_ROUTE_MAP }, policy);
+    let change: Pick<CycleRow, 'action' | 'why' | 'routeMap' | 'line'>;
+    const counted = `${d.next.live ?? 0} realservers available behind ${t.vip.address}`;
+    if (held(p)) change = holdChange(t.vip, p);
+    else if (d.action === 'add') change = { action: 'add', why: d.why, routeMap: t.routeMap, line: `${counted} > add route` };
+    else if (d.action === 'delete' && demote && canDrain) {
+      change = { action: 'add', why: `${d.why}: demoted`, routeMap: DRAIN_ROUTE_MAP, line: `${counted} > demote route` };
+    } else if (d.action === 'delete') {
+      if (demote) {
+        const err = new VipError('VIP_E_POLICY_ROUTEMAP', `route-map ${DRAIN_ROUTE_MAP} does not exist: withdrawing ${p} instead of demoting it (load the rendered snippet)`, { vip: t.vip.address });
+        errors.push(err);
+        events.push({ level: 'error', fields: { vip: t.vip.address, code: err.code }, msg: err.message });
+      }
+      change = { action: 'delete', why: d.why, routeMap: rm, line: `${counted} > delete route` };
+    } else if (rm === DRAIN_ROUTE_MAP && !demote && d.next.state === 'down') {
+      change = { action: 'delete', why: `${d.why}; demoted, and down_action is withdraw`, routeMap: rm, line: `${counted} > delete route` };
+    } else change = { action: 'none', why: d.why, routeMap: rm };
+    if (change.action === 'add' && change.routeMap && !routeMaps.has(change.routeMap)) {
+      const err = new VipError('VIP_E_POLICY_ROUTEMAP', `route-map ${change.routeMap} does not exist: not announcing ${p} (load the rendered snippet)`, { vip: t.vip.address });
       errors.push(err);
       events.push({ level: 'error', fields: { vip: t.vip.address, code: err.code }, msg: err.message });
-      action = 'none';
-      why = `route-map ${t.routeMap} missing`;
+      change = { action: 'none', why: `route-map ${change.routeMap} missing`, routeMap: rm };
     }
-    const routeMap = action === 'add' ? t.routeMap : (conf.get(p) ?? null);
-    const row: CycleRow = { vip: t.vip, names: t.names, action, why, live: d.next.live, state: d.next.state, routeMap };
-    if (action !== 'none') {
-      row.line = d.next.state === 'held' ? `${t.vip.address} is held for maintenance > delete route` : `${d.next.live ?? 0} realservers available behind ${t.vip.address} > ${action} route`;
-    }
+    const row: CycleRow = { vip: t.vip, names: t.names, live: d.next.live, state: d.next.state, ...change };
     rows.push(row);
     nextWatchdog[p] = {
       ...d.next,
@@ -194,7 +225,8 @@ export function planCycle(input: CycleInput): CyclePlan {
   for (const p of Object.keys(state.holds)) {
     if (isTarget(p) || !conf.has(p) || !inside(p)) continue;
     const vip = toVip(p.split('/')[0]!);
-    rows.push({ vip, names: state.holds[p]!.names, action: 'delete', why: 'held for maintenance', live: null, state: 'held', routeMap: conf.get(p) ?? null, line: `${vip.address} is held for maintenance > delete route` });
+    const change = holdChange(vip, p);
+    if (change.action !== 'none') rows.push({ vip, names: state.holds[p]!.names, live: null, state: 'held', ...change });
   }
   let unresolvedSaid = false;
   for (const [p, a] of Object.entries(announced)) {
@@ -247,8 +279,20 @@ export function planCycle(input: CycleInput): CyclePlan {
     if (c.action === 'add') nextAnnounced[c.prefix] = { routeMap: c.routeMap!, source: sourceOf(policy.targets.get(c.prefix)), since: now.toISOString() };
   }
 
+  // A graceful drain whose deadline passed is over: its hold stays, a plain one now.
+  const holds: State['holds'] = { ...state.holds };
+  for (const [p, h] of Object.entries(state.holds)) {
+    if (!h.drain || draining(p)) continue;
+    const withdrawn = !conf.has(p) || changes.some((c) => c.prefix === p && c.action === 'delete');
+    if (!withdrawn) continue; // stays a drain until its withdraw is sent
+    events.push({ level: 'info', fields: { prefix: p, reason: h.reason }, msg: `graceful drain of ${p} finished (deadline ${h.drain.until})` });
+    const { drain: _done, ...plain } = h;
+    holds[p] = plain;
+  }
+
   const nextState: State = {
     ...state,
+    holds,
     watchdog: Object.fromEntries(Object.entries(nextWatchdog).sort(([a], [b]) => (a < b ? -1 : 1))),
     announced: Object.fromEntries(Object.entries(nextAnnounced).sort(([a], [b]) => (a < b ? -1 : 1))),
     ...(trust ? { ipvs: trust } : {}),

@@ -3,7 +3,7 @@
 // The CLI (src/cli/doctor.ts) does the looking (vtysh, DNS, IPVS, interfaces, files) and hands the
 // observations here, so every verdict and every fix text is testable without a host.
 import { EXIT } from './errors.js';
-import { dcPolicy, rankOf, routeMapName } from './policy.js';
+import { dcPolicy, DRAIN_ROUTE_MAP, rankOf, routeMapName } from './policy.js';
 import { compareVips, insideAny, parseAddress, toVip } from './prefix.js';
 import type { Hold, ResolvedName, RunningBgp, Vip } from './types.js';
 import type { Config } from '../config/load.js';
@@ -112,10 +112,13 @@ export function neededRouteMaps(config: Pick<Config, 'dc' | 'services'>): Map<st
   return out;
 }
 
-/** FRR silently drops a `network` whose route-map does not exist: every rank in use must be there. */
-export function routeMapCheck(config: Pick<Config, 'dc' | 'services'>, running: RunningBgp): Check {
+/** FRR silently drops a `network` whose route-map does not exist: every rank in use must be there,
+ *  and VIP-DRAIN where the watchdog demotes (warned about otherwise: -d --graceful needs it). */
+export function routeMapCheck(config: Pick<Config, 'dc' | 'services'> & { watchdog?: Pick<Config['watchdog'], 'down_action'> }, running: RunningBgp): Check {
   const title = 'route-maps present';
   const need = neededRouteMaps(config);
+  const demote = config.watchdog?.down_action === 'demote';
+  if (demote) need.set(DRAIN_ROUTE_MAP, ['watchdog.down_action: demote']);
   const have = new Set(running.routeMaps);
   const fix = `vip-mgmt render --dc ${config.dc} > /etc/frr/vip-mgmt.conf and load it into FRR`;
   const missing = [...need].filter(([m]) => !have.has(m)).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }));
@@ -126,7 +129,10 @@ export function routeMapCheck(config: Pick<Config, 'dc' | 'services'>, running: 
   if (!have.has(routeMapName(0))) {
     return bad('warn', 'route-maps', title, `${routeMapName(0)} missing: vip-mgmt -a of a literal address or an unlisted name will be refused`, fix);
   }
-  const present = [...new Set([routeMapName(0), ...need.keys()])].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  if (!have.has(DRAIN_ROUTE_MAP)) {
+    return bad('warn', 'route-maps', title, `${DRAIN_ROUTE_MAP} missing: vip-mgmt -d --graceful will be refused`, fix);
+  }
+  const present = [...new Set([routeMapName(0), ...need.keys(), DRAIN_ROUTE_MAP])].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   return ok('route-maps', title, present.join(', '));
 }
 

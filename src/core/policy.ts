@@ -18,6 +18,14 @@ import type { Config } from '../config/load.js';
 
 export const routeMapName = (rank: number): string => `VIP-RANK-${rank}`;
 
+/** The route-map of a graceful drain and of a demoted VIP (RFC 8326 GRACEFUL_SHUTDOWN, longest path). */
+export const DRAIN_ROUTE_MAP = 'VIP-DRAIN';
+
+/** How often VIP-DRAIN prepends the local AS: more than any rank of any DC does (a rank is at most
+ *  the number of DCs minus one), so a drained path loses to every other DC's even where a router
+ *  ignores the community. */
+export const drainPrepends = (base: number, datacenters: number): number => base + Math.max(1, datacenters);
+
 /** A name as the config keys services (schema.ts lower-cases them and drops a trailing dot). */
 export const serviceKey = (name: string): string => name.toLowerCase().replace(/\.$/, '');
 

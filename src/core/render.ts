@@ -3,7 +3,7 @@ import Mustache from 'mustache';
 import { VipError, type ErrorCode } from './errors.js';
 import { parseRunningConfig } from './frrconfig.js';
 import { compareVips, insideAny, normalisePrefix, parseAddress, toVip } from './prefix.js';
-import { dcPolicy, rankOf, routeMapName, sortedTargets } from './policy.js';
+import { dcPolicy, DRAIN_ROUTE_MAP, drainPrepends, rankOf, routeMapName, sortedTargets } from './policy.js';
 import type { Hold, ResolvedName, RunningBgp, Vip } from './types.js';
 import type { Config, ConfigProblem } from '../config/load.js';
 import { MAX_PREPEND } from '../config/schema.js';
@@ -13,7 +13,7 @@ export const PREFIX_LIST_V4 = 'VIP-PREFIXES-V4';
 export const PREFIX_LIST_V6 = 'VIP-PREFIXES-V6';
 
 /** Route-maps named like this belong to vip-mgmt: --check reports one the snippet does not define. */
-const OWNED_ROUTE_MAP = /^VIP-RANK-\d+$/;
+const OWNED_ROUTE_MAP = /^(VIP-RANK-\d+|VIP-DRAIN)$/;
 
 type RenderConfig = Pick<Config, 'datacenters' | 'prepend' | 'services' | 'vip_prefixes'>;
 
@@ -45,6 +45,8 @@ export interface RenderModel {
     entries: { afi: 'ip' | 'ipv6'; list: string; seq: number; prefix: string; ge: number | null }[];
   }[];
   routeMaps: { name: string; rank: number; count: number; prepend: { asPath: string } | null }[];
+  /** route-map VIP-DRAIN: GRACEFUL_SHUTDOWN community and a longer path than any rank */
+  drain: { name: string; count: number; asPath: string };
   /** Only families with at least one network: an empty address-family block is noise in a diff. */
   families: { afi: 'ipv4' | 'ipv6'; networks: { prefix: string; routeMap: string; service: string }[] }[];
   /** the VIPs this DC announces, held ones excluded */
@@ -133,6 +135,7 @@ export function buildRenderModel(
 
   // Rank 0 is always there: `vip-mgmt -a` of a literal address or an unlisted name announces with it.
   const ranks = [...new Set([0, ...announced.map((a) => a.rank)])].sort((a, b) => a - b);
+  const drainCount = drainPrepends(base, known.length);
   const routeMaps: RenderModel['routeMaps'] = ranks.map((rank) => {
     const count = base + rank;
     return { name: routeMapName(rank), rank, count, prepend: count > 0 ? { asPath: Array(count).fill(asn).join(' ') } : null };
@@ -175,6 +178,7 @@ export function buildRenderModel(
     notAnnounced,
     prefixLists,
     routeMaps,
+    drain: { name: DRAIN_ROUTE_MAP, count: drainCount, asPath: Array(drainCount).fill(asn).join(' ') },
     families,
     vips,
     held,

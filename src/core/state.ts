@@ -28,7 +28,7 @@ const text = z.string();
 const routeMap = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'not a route-map name');
 const address = z.string().refine((a) => parseAddress(a)?.address === a, 'not a canonical IP address');
 
-const holdSchema = z.object({ reason: text, by: text, since: text, names: z.array(text) });
+const holdSchema = z.object({ reason: text, by: text, since: text, names: z.array(text), drain: z.object({ until: text }).optional() });
 const watchdogSchema = z.object({
   state: z.enum(['up', 'down', 'rising', 'falling', 'held', 'unknown']),
   count,

@@ -82,6 +82,9 @@ export interface Hold {
   by: string;
   since: string; // ISO 8601
   names: string[];
+  /** a graceful drain in its first stage: announced with route-map VIP-DRAIN until `until` (ISO
+   *  8601), withdrawn after (by the -d that started it, or the next watchdog cycle) */
+  drain?: { until: string };
 }
 
 export type WatchdogStateName = 'up' | 'down' | 'rising' | 'falling' | 'held' | 'unknown';

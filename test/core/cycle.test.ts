@@ -214,3 +214,42 @@ test('quiet cycles return the same state (no rewrite) and log nothing at info', 
   assert.equal(JSON.stringify(plan.state), before);
   assert.deepEqual(plan.events.filter((e) => e.level === 'info'), []);
 });
+
+test('down_action demote: where it would withdraw it announces with VIP-DRAIN; recovery restores the rank route-map', () => {
+  const sim = new Sim(config({ down_action: 'demote' }));
+  sim.routeMaps.push('VIP-DRAIN');
+  sim.steps([healthy, healthy]);
+  const dead = ipvs({ '192.0.2.1': [0, 0], '192.0.2.2': [1, 1], '192.0.2.3': [1] });
+  assert.deepEqual(sim.steps([dead, dead, dead]), ['-', 'add 192.0.2.1/32', '-']);
+  assert.equal(sim.configured.get('192.0.2.1/32'), 'VIP-DRAIN', 'still announced, demoted');
+  assert.equal(sim.state.watchdog['192.0.2.1/32']!.state, 'down');
+  assert.equal(sim.state.announced!['192.0.2.1/32']!.routeMap, 'VIP-DRAIN');
+  assert.deepEqual(sim.steps([healthy, healthy]), ['-', 'add 192.0.2.1/32']);
+  assert.equal(sim.configured.get('192.0.2.1/32'), 'VIP-RANK-0', 'back on its rank');
+});
+
+test('demote without VIP-DRAIN in the speaker withdraws instead, with an error; demote switched off withdraws a demoted VIP', () => {
+  const sim = new Sim(config({ down_action: 'demote' }));
+  sim.steps([healthy, healthy]);
+  const dead = ipvs({ '192.0.2.1': [0, 0], '192.0.2.2': [1, 1], '192.0.2.3': [1] });
+  assert.deepEqual(sim.steps([dead, dead]), ['-', 'delete 192.0.2.1/32 !VIP_E_POLICY_ROUTEMAP']);
+  const s2 = new Sim(config({ down_action: 'demote' }));
+  s2.routeMaps.push('VIP-DRAIN');
+  s2.steps([healthy, healthy, dead, dead]);
+  assert.equal(s2.configured.get('192.0.2.1/32'), 'VIP-DRAIN');
+  s2.cfg = config({ down_action: 'withdraw' });
+  assert.deepEqual(s2.steps([dead]), ['delete 192.0.2.1/32']);
+});
+
+test('a graceful drain: VIP-DRAIN until its deadline, whatever IPVS says; then withdrawn by the cycle and the hold stays, plain', () => {
+  const sim = new Sim(config());
+  sim.routeMaps.push('VIP-DRAIN');
+  sim.steps([healthy, healthy]);
+  const until = new Date(sim.t + 150_000).toISOString(); // two and a half cycles away
+  sim.state = { ...sim.state, holds: { '192.0.2.1/32': { reason: 'kernel', by: 'alice', since: 'x', names: ['web.tld'], drain: { until } } } };
+  assert.deepEqual(sim.steps([healthy, new VipError('VIP_E_IPVS_UNREADABLE', 'x')]), ['add 192.0.2.1/32', '- !VIP_E_IPVS_UNREADABLE']);
+  assert.equal(sim.configured.get('192.0.2.1/32'), 'VIP-DRAIN');
+  assert.ok(sim.state.holds['192.0.2.1/32']!.drain, 'still draining');
+  assert.deepEqual(sim.steps([healthy, healthy]), ['delete 192.0.2.1/32', '-']);
+  assert.deepEqual(sim.state.holds['192.0.2.1/32'], { reason: 'kernel', by: 'alice', since: 'x', names: ['web.tld'] });
+});

@@ -197,10 +197,16 @@ test('route-maps: every rank this DC uses must exist; a missing VIP-RANK-0 only 
   assert.equal(miss.verdict, 'fail');
   assert.match(miss.detail, /missing VIP-RANK-2 \(used by far\.example\.test\)/);
   assert.match(miss.fix!, /vip-mgmt render --dc par1/);
-  assert.equal(routeMapCheck(cfg, running({ routeMaps: ['VIP-RANK-0', 'VIP-RANK-1', 'VIP-RANK-2', 'OTHER'] })).detail, 'VIP-RANK-0, VIP-RANK-1, VIP-RANK-2');
+  assert.equal(routeMapCheck(cfg, running({ routeMaps: ['VIP-RANK-0', 'VIP-RANK-1', 'VIP-RANK-2', 'VIP-DRAIN', 'OTHER'] })).detail, 'VIP-DRAIN, VIP-RANK-0, VIP-RANK-1, VIP-RANK-2');
+  // VIP-DRAIN: only a warning (-d --graceful refused) unless the watchdog demotes with it
+  const noDrain = routeMapCheck(cfg, running({ routeMaps: ['VIP-RANK-0', 'VIP-RANK-1', 'VIP-RANK-2'] }));
+  assert.deepEqual([noDrain.verdict, noDrain.detail], ['warn', 'VIP-DRAIN missing: vip-mgmt -d --graceful will be refused']);
+  const demote = routeMapCheck({ ...cfg, watchdog: { down_action: 'demote' } }, running({ routeMaps: ['VIP-RANK-0', 'VIP-RANK-1', 'VIP-RANK-2'] }));
+  assert.equal(demote.verdict, 'fail');
+  assert.match(demote.detail, /missing VIP-DRAIN \(used by watchdog\.down_action: demote\)/);
   const onlyRank1 = { dc: 'par1', services: [{ name: 'a.test', prefer: ['lon1', 'par1'] }] } as any;
   assert.equal(routeMapCheck(onlyRank1, running({ routeMaps: ['VIP-RANK-1'] })).verdict, 'warn');
-  assert.equal(routeMapCheck(onlyRank1, running()).verdict, 'ok');
+  assert.equal(routeMapCheck(onlyRank1, running({ routeMaps: ['VIP-RANK-0', 'VIP-RANK-1', 'VIP-DRAIN'] })).verdict, 'ok');
 });
 
 test('vipsToHold: service VIPs this DC announces plus host networks in bgpd, inside vip_prefixes only', () => {

@@ -52,6 +52,11 @@ describe('render model and default template', () => {
       'route-map VIP-RANK-2 permit 10',
       ' set as-path prepend 64512 64512 64512',
       'exit',
+      // three DCs: VIP-DRAIN prepends 3 + 1 times, longer than any rank's path
+      'route-map VIP-DRAIN permit 10',
+      ' set as-path prepend 64512 64512 64512 64512',
+      ' set community graceful-shutdown additive',
+      'exit',
       'router bgp 64512',
       ' address-family ipv4 unicast',
       '  network 192.0.2.2/32 route-map VIP-RANK-2',
@@ -152,7 +157,17 @@ datacenters: { a: { asn: 65001 }, b: { asn: 65002 } }
 services: [{ name: s.test, prefer: [b] }]
 `);
     const text = renderSnippet(TEMPLATE, buildRenderModel(c, 'a', mapOf(r('s.test', '2001:db8::1')), 'x'));
-    assert.deepEqual(body(text), ['ipv6 prefix-list VIP-PREFIXES-V6 seq 5 permit 2001:db8::/48 ge 128', 'route-map VIP-RANK-0 permit 10', 'exit', 'router bgp 65001', 'exit']);
+    assert.deepEqual(body(text), [
+      'ipv6 prefix-list VIP-PREFIXES-V6 seq 5 permit 2001:db8::/48 ge 128',
+      'route-map VIP-RANK-0 permit 10',
+      'exit',
+      'route-map VIP-DRAIN permit 10',
+      ' set as-path prepend 65001 65001',
+      ' set community graceful-shutdown additive',
+      'exit',
+      'router bgp 65001',
+      'exit',
+    ]);
     assert.match(text, /Defined here: ranks 0 /);
   });
 
@@ -266,6 +281,11 @@ exit
 !
 route-map VIP-RANK-2 permit 10
  set as-path prepend 64512 64512 64512
+exit
+!
+route-map VIP-DRAIN permit 10
+ set as-path prepend 64512 64512 64512 64512
+ set community graceful-shutdown additive
 exit
 !
 end

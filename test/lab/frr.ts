@@ -59,6 +59,10 @@ export interface LabLb extends LabNode {
 }
 
 export interface RoutePath {
+  /** local preference as the router set it (null when FRR prints none) */
+  localPref?: number | null;
+  /** communities as FRR prints them, e.g. "graceful-shutdown" */
+  communities?: string[];
   /** LB name the path came from ("?" if unknown) */
   from: string;
   asPath: number[];
@@ -131,6 +135,8 @@ function lbConfig(spec: LbSpec, v4: string, v6: string, peerV4: string, peerV6: 
   const base = spec.base ?? 0;
   let rm = '';
   for (let r = 0; r < ranks; r++) rm += `route-map VIP-RANK-${r} permit 10\n${prependLine(spec.asn, base + r)}!\n`;
+  // as render emits it: the GRACEFUL_SHUTDOWN community and a longer path than any rank
+  if (ranks > 0) rm += `route-map VIP-DRAIN permit 10\n${prependLine(spec.asn, base + ranks)} set community graceful-shutdown additive\n!\n`;
   const nets = spec.networks ?? [];
   const v4nets = nets.filter(([p]) => !p.includes(':')).map(([p, m]) => `  network ${p} route-map ${m}\n`).join('');
   const v6nets = nets.filter(([p]) => p.includes(':')).map(([p, m]) => `  network ${p} route-map ${m}\n`).join('');
@@ -153,25 +159,40 @@ ${spec.extraConfig ?? ''}
 `;
 }
 
-function routerConfig(asn: number, peers: { v4: string; v6: string; asn: number }[], routerId: string): string {
+/** The router; with `gshut` it honours RFC 8326 GRACEFUL_SHUTDOWN from the LBs as DESIGN.md says a
+ *  router should: a path carrying 65535:0 gets local-preference 0. */
+function routerConfig(asn: number, peers: { v4: string; v6: string; asn: number }[], routerId: string, gshut = false): string {
   const n4 = peers.map((p) => ` neighbor ${p.v4} remote-as ${p.asn}\n neighbor ${p.v6} remote-as ${p.asn}\n`).join('');
+  const policy = gshut
+    ? `bgp community-list standard GSHUT permit graceful-shutdown
+route-map FROM-LB permit 10
+ match community GSHUT
+ set local-preference 0
+exit
+route-map FROM-LB permit 20
+exit
+!
+`
+    : '';
+  const inV4 = gshut ? peers.map((p) => `  neighbor ${p.v4} route-map FROM-LB in\n`).join('') : '';
+  const inV6 = gshut ? peers.map((p) => `  neighbor ${p.v6} route-map FROM-LB in\n`).join('') : '';
   return `frr defaults datacenter
 hostname router
 !
-router bgp ${asn}
+${policy}router bgp ${asn}
  bgp router-id ${routerId}
  no bgp ebgp-requires-policy
  bgp bestpath as-path multipath-relax
 ${n4} address-family ipv4 unicast
-${peers.map((p) => `  no neighbor ${p.v6} activate\n`).join('')} exit-address-family
+${inV4}${peers.map((p) => `  no neighbor ${p.v6} activate\n`).join('')} exit-address-family
  address-family ipv6 unicast
-${peers.map((p) => `  neighbor ${p.v6} activate\n`).join('')} exit-address-family
+${peers.map((p) => `  neighbor ${p.v6} activate\n`).join('')}${inV6} exit-address-family
 !
 `;
 }
 
 /** Build and start the lab; resolves once every session is Established. */
-export async function createBgpLab(opts: { lbs: LbSpec[]; router?: { asn: number } }): Promise<BgpLab> {
+export async function createBgpLab(opts: { lbs: LbSpec[]; router?: { asn: number; gshut?: boolean } }): Promise<BgpLab> {
   const id = randomBytes(3).toString('hex');
   const started: Started = { nses: [], pidfiles: [], dirs: [] };
   live.add(started);
@@ -252,7 +273,7 @@ export async function createBgpLab(opts: { lbs: LbSpec[]; router?: { asn: number
       peers.push({ v4, v6, asn: spec.asn });
     }
     const rconf = join(routerNode.dir, 'frr.conf');
-    await writeFile(rconf, routerConfig(routerAsn, peers, '198.51.100.254'));
+    await writeFile(rconf, routerConfig(routerAsn, peers, '198.51.100.254', opts.router?.gshut ?? false));
     await chown(rconf, uid('frr'), gid('frr'));
     const nodes = [routerNode, ...Object.values(lbs)];
     await Promise.all(nodes.map((n) => startDaemon(n, 'zebra')));
@@ -276,6 +297,8 @@ export async function createBgpLab(opts: { lbs: LbSpec[]; router?: { asn: number
           .map(Number),
         best: Boolean(p.bestpath?.overall),
         valid: Boolean(p.valid),
+        localPref: typeof p.locPrf === 'number' ? p.locPrf : typeof p.localpref === 'number' ? p.localpref : null,
+        communities: String(p.community?.string ?? '').split(/\s+/).filter(Boolean),
       }));
       return { prefix, paths, best: paths.find((p) => p.best) ?? null };
     };
