@@ -1,10 +1,10 @@
-// `add` / `delete` (-a / -d): resolve -> policy -> lock -> plan -> dry-run stop -> state (holds, journal) -> ONE apply -> read back -> verify.
+// `add` / `delete` (-a / -d) and the locked steps of a graceful drain: resolve -> policy -> lock -> plan -> dry-run stop -> state -> ONE apply -> read back -> verify.
 import { EXIT, VipError, isVipError } from '../core/errors.js';
-import { missingRouteMaps, planAdd, planDelete, speakerChanges, verify, type PlannedChange, type Verdict } from '../core/plan.js';
-import { dcPolicy, serviceKey, targetsFor } from '../core/policy.js';
+import { missingRouteMaps, planAdd, planDelete, planDrain, speakerChanges, verify, type PlannedChange, type Verdict } from '../core/plan.js';
+import { dcPolicy, DRAIN_ROUTE_MAP, serviceKey, targetsFor, type Target } from '../core/policy.js';
 import { cacheFresh, fromCache } from '../core/dnscache.js';
 import { clearHolds, setHolds } from '../core/state.js';
-import type { PrefixState, ResolvedName, RunningBgp, Speaker, State } from '../core/types.js';
+import type { Hold, PrefixState, ResolvedName, RunningBgp, Speaker, State } from '../core/types.js';
 import type { Deps } from './context.js';
 
 export interface ChangeOptions {
@@ -14,7 +14,7 @@ export interface ChangeOptions {
   lockWaitMs: number;
 }
 
-interface ChangeRow {
+export interface ChangeRow {
   vip: string;
   prefix: string;
   action: PlannedChange['action'];
@@ -47,51 +47,77 @@ export async function resolveAll(deps: Pick<Deps, 'resolver'>, names: string[]):
 export async function readBack(
   speaker: Speaker,
   plan: PlannedChange[],
-  intent: 'add' | 'delete',
+  intent: 'add' | 'delete' | ((c: PlannedChange) => 'add' | 'delete'),
   timeoutMs: number,
 ): Promise<{ verdicts: Verdict[]; running: RunningBgp; table: Map<string, PrefixState> }> {
   const deadline = Date.now() + timeoutMs;
+  const intentOf = typeof intent === 'function' ? intent : () => intent;
   for (let delay = 50; ; delay = Math.min(delay * 2, 400)) {
     const prefixes = plan.map((c) => c.vip.prefix);
     const { running, table } = speaker.snapshot ? await speaker.snapshot(prefixes) : { running: await speaker.readRunning(), table: await speaker.lookup(prefixes) };
-    const verdicts = plan.map((c) => verify(intent, c, running, table.get(c.vip.prefix)));
+    const verdicts = plan.map((c) => verify(intentOf(c), c, running, table.get(c.vip.prefix)));
     if (verdicts.every((v) => v.verified) || Date.now() >= deadline) return { verdicts, running, table };
     await new Promise((r) => setTimeout(r, delay));
   }
 }
 
-export async function changeCommand(deps: Deps, intent: 'add' | 'delete', names: string[], opts: ChangeOptions): Promise<number> {
-  const { config, speaker, store, log, out } = deps;
-  if (names.length === 0) throw new VipError('VIP_E_USAGE', `${intent} needs at least one NAME`);
-  const asn = config.datacenters[config.dc]!.asn;
-  const reason = opts.reason ?? (intent === 'delete' ? 'maintenance' : 'restore');
+/** What one locked step does: announce (-a), withdraw (-d), the first stage of a graceful drain
+ *  (re-announce with VIP-DRAIN until `until`) or its second (withdraw what is still draining). */
+export type Step = { kind: 'add' } | { kind: 'delete' } | { kind: 'drain'; until: string } | { kind: 'finish' };
 
-  const report = (rows: ChangeRow[], errors: VipError[], code: number): number => {
-    if (deps.opts.json) {
-      out.json({
-        changes: rows.map(({ vip, prefix, action, reason: r, verified }) => ({ vip, prefix, action, reason: r, verified })),
-        errors: errors.map(errorJson),
-      });
-    } else {
-      for (const r of rows) {
-        const state = deps.opts.dryRun ? 'planned' : r.verified ? 'verified' : 'NOT VERIFIED';
-        out.data(`${r.prefix.padEnd(24)} ${r.action.padEnd(6)} ${(r.routeMap ?? '-').padEnd(12)} ${state.padEnd(12)} ${r.names.join(',')}  ${r.problem ?? r.reason}`);
-      }
-      for (const e of errors) log.error({ code: e.code, ...e.details }, e.message);
+export interface StepResult {
+  rows: ChangeRow[];
+  errors: VipError[];
+  code: number;
+}
+
+/** Print a run's rows (or its JSON) and errors; returns CODE. */
+export function report(deps: Deps, rows: ChangeRow[], errors: VipError[], code: number): number {
+  const { out, log } = deps;
+  if (deps.opts.json) {
+    out.json({
+      changes: rows.map(({ vip, prefix, action, reason: r, verified }) => ({ vip, prefix, action, reason: r, verified })),
+      errors: errors.map(errorJson),
+    });
+  } else {
+    for (const r of rows) {
+      const state = deps.opts.dryRun ? 'planned' : r.verified ? 'verified' : 'NOT VERIFIED';
+      out.data(`${r.prefix.padEnd(24)} ${r.action.padEnd(6)} ${(r.routeMap ?? '-').padEnd(12)} ${state.padEnd(12)} ${r.names.join(',')}  ${r.problem ?? r.reason}`);
     }
-    return code;
-  };
-  const fail = (errors: VipError[]) =>
-    report([], errors, errors.every((e) => e.exit === errors[0]!.exit) ? errors[0]!.exit : EXIT.FAILED);
+    for (const e of errors) log.error({ code: e.code, ...e.details }, e.message);
+  }
+  return code;
+}
 
-  // 1. Everything that can refuse the run happens before any change, and DNS before the lock.
+const failed = (errors: VipError[]): StepResult => ({ rows: [], errors, code: errors.every((e) => e.exit === errors[0]!.exit) ? errors[0]!.exit : EXIT.FAILED });
+
+/** DNS and policy, before any lock: the targets of NAMES, or why the run is refused. */
+export async function targetsOf(deps: Deps, names: string[], intent: 'add' | 'delete'): Promise<{ targets: Target[]; resolved: ResolvedName[] } | StepResult> {
+  const { config } = deps;
+  if (names.length === 0) throw new VipError('VIP_E_USAGE', `${intent} needs at least one NAME`);
   const { resolved, errors: dnsErrors } = await resolveAll(deps, names);
-  if (dnsErrors.length > 0) return fail(dnsErrors);
-  const services = await servicesFor(deps, resolved);
-  const policy = dcPolicy(config, config.dc, services);
-  const { targets, errors: policyErrors } = targetsFor(config, policy, resolved, intent);
-  if (policyErrors.length > 0) return fail(policyErrors);
+  if (dnsErrors.length > 0) return failed(dnsErrors);
+  const policy = dcPolicy(config, config.dc, await servicesFor(deps, resolved));
+  const { targets, errors } = targetsFor(config, policy, resolved, intent);
+  if (errors.length > 0) return failed(errors);
+  return { targets, resolved };
+}
 
+export async function changeCommand(deps: Deps, intent: 'add' | 'delete', names: string[], opts: ChangeOptions): Promise<number> {
+  const t = await targetsOf(deps, names, intent);
+  const r = 'code' in t ? t : await step(deps, t.targets, t.resolved, { kind: intent }, opts);
+  return report(deps, r.rows, r.errors, r.code);
+}
+
+/**
+ * One locked step: speaker read -> plan -> route-maps refused when missing -> --dry-run stops ->
+ * state first (holds, drains, the announcement journal) -> ONE apply, if the lock is still ours ->
+ * read back and verify every VIP, no-ops included.
+ */
+export async function step(deps: Deps, targets: Target[], resolved: ResolvedName[], what: Step, opts: ChangeOptions): Promise<StepResult> {
+  const { config, speaker, store, log } = deps;
+  const asn = config.datacenters[config.dc]!.asn;
+  const reason = opts.reason ?? (what.kind === 'add' ? 'restore' : 'maintenance');
   const lock = deps.opts.dryRun ? null : await store.lock({ waitMs: opts.lockWaitMs });
   try {
     const running = await speaker.readRunning();
@@ -101,15 +127,22 @@ export async function changeCommand(deps: Deps, intent: 'add' | 'delete', names:
     if (running.asn !== asn) {
       throw new VipError('VIP_E_CONFIG_ASN', `the speaker runs "router bgp ${running.asn}" but datacenters.${config.dc}.asn is ${asn}; fix the config`);
     }
-    const plan = intent === 'add' ? planAdd(targets, running) : planDelete(targets, running, reason);
+    let state = await store.read();
+    // the second stage withdraws only what is still draining: -a meanwhile cancelled the rest, and a
+    // watchdog cycle past the deadline may have finished it already
+    const mine = what.kind === 'finish' ? targets.filter((t) => state.holds[t.vip.prefix]?.drain) : targets;
+    const plan =
+      what.kind === 'add' ? planAdd(mine, running) : what.kind === 'drain' ? planDrain(mine, running, `graceful drain until ${what.until}`) : planDelete(mine, running, reason);
     const missing = missingRouteMaps(plan, running);
     if (missing.length > 0) {
-      return fail(
+      return failed(
         missing.map(
           (m) =>
-            new VipError('VIP_E_POLICY_ROUTEMAP', `route-map ${m} does not exist in the running config; FRR would silently ignore the network statement. Load the rendered snippet (vip-mgmt render) first`, {
-              routeMap: m,
-            }),
+            new VipError(
+              'VIP_E_POLICY_ROUTEMAP',
+              `route-map ${m} does not exist in the running config; FRR would silently ignore the network statement. Load the rendered snippet (vip-mgmt render) first${m === DRAIN_ROUTE_MAP ? ', or drain without --graceful' : ''}`,
+              { routeMap: m },
+            ),
         ),
       );
     }
@@ -124,30 +157,32 @@ export async function changeCommand(deps: Deps, intent: 'add' | 'delete', names:
         verified: verdicts?.[i]?.verified ?? false,
         problem: verdicts?.[i]?.problem,
       }));
+    if (deps.opts.dryRun) return { rows: rowsOf(), errors: [], code: EXIT.OK };
 
-    if (deps.opts.dryRun) return report(rowsOf(), [], EXIT.OK);
-
-    // 2. State first, speaker second: the hold (delete) is set, or cleared (add), and the
-    //    announcement journal updated before the speaker is touched, so a crash in between never
-    //    lets the watchdog undo the operator, and a state write that fails (full disk) changes nothing.
-    let state = await store.read();
+    // State first, speaker second: the hold is set (delete, drain) or cleared (add), and the
+    // journal updated before the speaker is touched, so a crash in between never lets the watchdog
+    // undo the operator, and a state write that fails (full disk) changes nothing.
     const now = deps.clock.now().toISOString();
-    const prefixes = targets.map((t) => t.vip.prefix);
+    const prefixes = mine.map((t) => t.vip.prefix);
     const announced = { ...(state.announced ?? {}) };
-    if (intent === 'delete') {
-      state = setHolds(state, prefixes, { reason, by: opts.by, since: now, names: resolved.map((r) => r.name) });
-      for (const p of prefixes) delete announced[p];
-    } else {
+    const hold = { reason, by: opts.by, since: now, names: resolved.map((r) => r.name) };
+    if (what.kind === 'add') {
       state = clearHolds(state, prefixes);
-      for (const t of targets) announced[t.vip.prefix] = { routeMap: t.routeMap, source: t.source === 'discover' ? 'literal' : t.source, since: announced[t.vip.prefix]?.since ?? now };
+      for (const t of mine) announced[t.vip.prefix] = { routeMap: t.routeMap, source: t.source === 'discover' ? 'literal' : t.source, since: announced[t.vip.prefix]?.since ?? now };
+    } else if (what.kind === 'drain') {
+      state = setHolds(state, prefixes, { ...hold, drain: { until: what.until } });
+      for (const c of plan) if (c.routeMap === DRAIN_ROUTE_MAP && announced[c.vip.prefix]) announced[c.vip.prefix] = { ...announced[c.vip.prefix]!, routeMap: DRAIN_ROUTE_MAP };
+    } else {
+      // delete: a plain hold (a drain in progress ends now); finish: the drain's hold, made plain
+      state = what.kind === 'delete' ? setHolds(state, prefixes, hold) : { ...state, holds: Object.fromEntries(Object.entries(state.holds).map(([p, h]) => [p, prefixes.includes(p) ? withoutDrain(h) : h])) };
+      for (const p of prefixes) delete announced[p];
     }
     await store.write({ ...state, announced }, lock!);
 
-    // 3. One speaker call for the whole run, if the lock is still ours.
     const changes = speakerChanges(plan);
     for (const c of plan.filter((p) => p.action !== 'none')) {
       const fields = { vip: c.vip.address, prefix: c.vip.prefix, action: c.action, service: c.names.join(','), dc: config.dc, reason: c.reason };
-      log.info(fields, `${c.action === 'add' ? 'Adding' : 'Deleting'} route to ${c.vip.prefix}`);
+      log.info(fields, c.routeMap === DRAIN_ROUTE_MAP && c.action === 'add' ? `Draining route to ${c.vip.prefix}` : `${c.action === 'add' ? 'Adding' : 'Deleting'} route to ${c.vip.prefix}`);
     }
     if (changes.length > 0) {
       await lock!.assertHeld();
@@ -157,27 +192,30 @@ export async function changeCommand(deps: Deps, intent: 'add' | 'delete', names:
         if (isVipError(e)) {
           log.warn(
             {},
-            intent === 'delete'
-              ? 'the maintenance hold is set, but the withdraw failed: run vip-mgmt -d again once the speaker is fixed'
-              : 'the maintenance hold is cleared, but the announce failed: run vip-mgmt -a again once the speaker is fixed',
+            what.kind === 'add'
+              ? 'the maintenance hold is cleared, but the announce failed: run vip-mgmt -a again once the speaker is fixed'
+              : 'the maintenance hold is set, but the speaker change failed: run vip-mgmt -d again once the speaker is fixed',
           );
         }
         throw e;
       }
     }
 
-    // 4. Read back and verify every VIP, no-ops included.
+    // a drain verifies VIP-DRAIN where the VIP was announced, and that it stayed off where it was not
+    const intent = what.kind === 'add' ? 'add' : what.kind === 'drain' ? (c: PlannedChange) => (c.routeMap === null ? 'delete' : 'add') : 'delete';
     const { verdicts } = await readBack(speaker, plan, intent, config.bgp.verify_timeout);
     const rows = rowsOf(verdicts);
-    const errors = rows
-      .filter((r) => !r.verified)
-      .map((r) => new VipError('VIP_E_VERIFY', r.problem ?? `${r.prefix} did not verify`, { vip: r.vip }));
+    const errors = rows.filter((r) => !r.verified).map((r) => new VipError('VIP_E_VERIFY', r.problem ?? `${r.prefix} did not verify`, { vip: r.vip }));
     const anyOk = rows.some((r) => r.verified && r.action !== 'none');
-    const code = errors.length === 0 ? EXIT.OK : anyOk ? EXIT.PARTIAL : EXIT.FAILED;
-    return report(rows, errors, code);
+    return { rows, errors, code: errors.length === 0 ? EXIT.OK : anyOk ? EXIT.PARTIAL : EXIT.FAILED };
   } finally {
     await lock?.release();
   }
+}
+
+function withoutDrain(h: Hold): Hold {
+  const { drain: _over, ...plain } = h;
+  return plain;
 }
 
 /**

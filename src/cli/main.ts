@@ -34,15 +34,30 @@ async function withDeps<T>(g: GlobalOptions, fn: (deps: Awaited<ReturnType<typeo
 interface ChangeFlags {
   reason?: string;
   lockWait?: string;
+  graceful?: string;
 }
 
 async function change(g: GlobalOptions, intent: 'add' | 'delete', names: string[], f: ChangeFlags): Promise<number> {
   const [{ changeCommand }, { whoAmI }] = await Promise.all([import('./change.js'), import('./deps.js')]);
   const lock = checkDuration(f.lockWait ?? '10s', LOCK_WAIT_RULES);
   if ('problem' in lock) throw new VipError('VIP_E_USAGE', `--lock-wait: ${lock.problem}`);
-  const lockWaitMs = lock.ms;
-  return withDeps(g, (deps) => changeCommand(deps, intent, names, { reason: f.reason, by: whoAmI(), lockWaitMs }));
+  if (f.graceful !== undefined && intent === 'add') throw new VipError('VIP_E_USAGE', '--graceful drains: use it with -d / delete');
+  const graceful = f.graceful === undefined ? null : checkDuration(f.graceful, GRACEFUL_RULES);
+  if (graceful && 'problem' in graceful) throw new VipError('VIP_E_USAGE', `--graceful: ${graceful.problem}`);
+  const opts = { reason: f.reason, by: whoAmI(), lockWaitMs: lock.ms };
+  return withDeps(g, async (deps) => {
+    // --graceful wins over drain.graceful; 0 (either) is a plain withdraw
+    const ms = graceful ? graceful.ms : deps.config.drain.graceful;
+    if (intent === 'delete' && ms > 0) {
+      const { gracefulDelete } = await import('./drain.js');
+      return gracefulDelete(deps, names, ms, opts);
+    }
+    return changeCommand(deps, intent, names, opts);
+  });
 }
+
+const GRACEFUL_HELP = 'graceful drain (RFC 8326): announce with route-map VIP-DRAIN for DURATION, then withdraw (default drain.graceful; 0 = withdraw at once)';
+const GRACEFUL_RULES: DurationRules = { allowZero: true };
 
 const LOCK_WAIT_HELP = 'wait this long for another run (e.g. the watchdog) to finish, then exit 75 (0, 500ms, 10s...)';
 const LOCK_WAIT_RULES: DurationRules = { allowZero: true };
@@ -71,6 +86,7 @@ export function buildProgram(run: (h: Handler, cmd: Command) => Promise<void>): 
     .option('-d, --delete <names...>', 'same as: vip-mgmt delete NAME...')
     .option('--reason <text>', 'why (stored with the maintenance hold of -d)')
     .option('--lock-wait <duration>', LOCK_WAIT_HELP, durationArg(LOCK_WAIT_RULES), '10s')
+    .option('--graceful <duration>', GRACEFUL_HELP, durationArg(GRACEFUL_RULES))
     .showHelpAfterError('(run vip-mgmt --help for usage)')
     .addHelpText(
       'after',
@@ -112,7 +128,13 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavai
     .argument('<names...>', 'DNS names (CNAMEs followed) or literal IPv4/IPv6 addresses')
     .option('--reason <text>', 'why (stored with the maintenance hold)')
     .option('--lock-wait <duration>', LOCK_WAIT_HELP, durationArg(LOCK_WAIT_RULES))
-    .addHelpText('after', '\nExamples:\n  vip-mgmt delete service.tld --reason "kernel upgrade"\n  vip-mgmt -d service.tld --dry-run')
+    .option('--graceful <duration>', GRACEFUL_HELP, durationArg(GRACEFUL_RULES))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vip-mgmt delete service.tld --reason "kernel upgrade"\n  vip-mgmt -d service.tld --dry-run\n  vip-mgmt -d service.tld --graceful 2m   drain: VIP-DRAIN for 2 minutes, then withdraw\n\n' +
+        'A graceful drain shows a countdown on a terminal; Ctrl-C leaves the VIPs announced with VIP-DRAIN (exit 130):\n' +
+        'vip-mgmt -d NAME withdraws them now, the next watchdog cycle after the deadline does, vip-mgmt -a NAME cancels.',
+    )
     .action(async (names: string[], _o, cmd: Command) => run((g) => change(g, 'delete', names, cmd.optsWithGlobals() as ChangeFlags), cmd));
 
   program

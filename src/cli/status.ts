@@ -78,7 +78,7 @@ export function formatTable(rows: StatusRow[], color: boolean): string {
   const c = new Chalk({ level: color ? 1 : 0 });
   const plain: Paint = (t) => t;
   const yesNo = (ok: boolean): Paint => (ok ? c.green : c.red);
-  const stateColor: Record<string, Paint> = { up: c.green, down: c.red, held: c.yellow, falling: c.yellow, rising: c.yellow, unknown: c.gray };
+  const stateColor: Record<string, Paint> = { up: c.green, down: c.red, held: c.yellow, falling: c.yellow, rising: c.yellow, draining: c.yellow, demoted: c.yellow, unknown: c.gray };
   const cells = rows.map((r): [string, Paint][] => [
     [r.prefix, c.bold],
     [r.names.join(',') || '-', plain],
@@ -86,7 +86,7 @@ export function formatTable(rows: StatusRow[], color: boolean): string {
     [r.announced ? `yes (${r.advertisedTo} peer${r.advertisedTo === 1 ? '' : 's'})` : r.valid ? 'valid, not best' : 'no', r.announced ? c.green : r.valid ? c.yellow : c.red],
     [r.routeMap ?? '-', plain],
     [r.live === null ? '-' : r.threshold === null ? String(r.live) : `${r.live}/${r.threshold}`, r.live === null || r.threshold === null ? plain : yesNo(r.live >= r.threshold)],
-    [r.hold ? `${r.hold.reason} (${r.hold.by}, ${r.hold.since})` : '-', r.hold ? c.yellow : plain],
+    [r.hold ? `${r.hold.reason} (${r.hold.by}, ${r.hold.since}${r.hold.drainUntil ? `, draining until ${r.hold.drainUntil}` : ''})` : '-', r.hold ? c.yellow : plain],
     [r.watchdog, stateColor[r.watchdog] ?? plain],
   ]);
   const widths = HEAD.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]![0].length)));

@@ -1,5 +1,5 @@
 // Pure planning for add/delete: what must change for the policy's targets (policy.ts), and did it.
-import type { Target } from './policy.js';
+import { DRAIN_ROUTE_MAP, type Target } from './policy.js';
 import type { PrefixState, RunningBgp, SpeakerChange, Vip } from './types.js';
 
 export type Action = 'add' | 'delete' | 'none';
@@ -34,6 +34,17 @@ export function planDelete(targets: Target[], running: RunningBgp, reason: strin
     const base = { vip: t.vip, names: t.names };
     if (!conf.has(t.vip.prefix)) return { ...base, action: 'none', routeMap: null, reason: 'not announced' };
     return { ...base, action: 'delete', routeMap: conf.get(t.vip.prefix) ?? null, reason };
+  });
+}
+
+/** First stage of a graceful drain: every announced target re-announced with VIP-DRAIN. */
+export function planDrain(targets: Target[], running: RunningBgp, reason: string): PlannedChange[] {
+  const conf = configuredOf(running);
+  return targets.map((t) => {
+    const base = { vip: t.vip, names: t.names };
+    if (!conf.has(t.vip.prefix)) return { ...base, action: 'none', routeMap: null, reason: 'not announced' };
+    if (conf.get(t.vip.prefix) === DRAIN_ROUTE_MAP) return { ...base, action: 'none', routeMap: DRAIN_ROUTE_MAP, reason: 'already draining' };
+    return { ...base, action: 'add', routeMap: DRAIN_ROUTE_MAP, reason };
   });
 }
 

@@ -1,5 +1,6 @@
 // Pure assembly of `status` rows from what was read: resolved names, running config, BGP table, state.
 import { compareVips, insideAny, toVip } from './prefix.js';
+import { DRAIN_ROUTE_MAP } from './policy.js';
 import type { Hold, PrefixState, ResolvedName, RunningBgp, State, Vip, WatchdogStateName } from './types.js';
 
 export interface StatusRow {
@@ -14,8 +15,10 @@ export interface StatusRow {
   routeMap: string | null;
   live: number | null;
   threshold: number | null;
-  hold: { reason: string; by: string; since: string } | null;
-  watchdog: WatchdogStateName;
+  hold: { reason: string; by: string; since: string; drainUntil?: string } | null;
+  /** the watchdog's state; 'draining' (a graceful drain's first stage) and 'demoted' (announced
+   *  with VIP-DRAIN by watchdog.down_action: demote) are read off the route-map */
+  watchdog: WatchdogStateName | 'draining' | 'demoted';
 }
 
 export interface StatusInput {
@@ -67,8 +70,8 @@ export function statusRows(input: StatusInput): StatusRow[] {
         routeMap: configured.get(vip.prefix) ?? null,
         live: live?.live ?? wd?.live ?? null,
         threshold: live?.threshold ?? null,
-        hold: hold ? { reason: hold.reason, by: hold.by, since: hold.since } : null,
-        watchdog: hold ? 'held' : (wd?.state ?? 'unknown'),
+        hold: hold ? { reason: hold.reason, by: hold.by, since: hold.since, ...(hold.drain ? { drainUntil: hold.drain.until } : {}) } : null,
+        watchdog: configured.get(vip.prefix) === DRAIN_ROUTE_MAP ? (hold ? 'draining' : 'demoted') : hold ? 'held' : (wd?.state ?? 'unknown'),
       };
     });
 }
