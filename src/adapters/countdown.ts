@@ -1,4 +1,4 @@
-// Waiting out a graceful drain: a progress bar on a terminal (cli-progress), plain lines otherwise; SIGINT ends the wait early.
+// Waiting out a graceful drain: a progress bar on a terminal (cli-progress), plain lines otherwise; an abort (Ctrl-C) ends the wait early.
 import { SingleBar } from 'cli-progress';
 
 export interface CountdownOptions {
@@ -8,12 +8,14 @@ export interface CountdownOptions {
   tty: boolean;
   /** where plain lines go (stderr) */
   line: (text: string) => void;
+  /** ends the wait early (the caller aborts it on SIGINT) */
+  signal?: AbortSignal;
   /** clock, for tests */
   now?: () => number;
 }
 
-/** Wait MS, showing what is left. Resolves 'done', or 'interrupted' on SIGINT (Ctrl-C), which is
- *  then the caller's to handle: the process does not exit here. */
+/** Wait MS, showing what is left. Resolves 'done', or 'interrupted' when SIGNAL aborts (at once if
+ *  it already has). */
 export function countdown(ms: number, opts: CountdownOptions): Promise<'done' | 'interrupted'> {
   const now = opts.now ?? Date.now;
   const end = now() + ms;
@@ -25,11 +27,12 @@ export function countdown(ms: number, opts: CountdownOptions): Promise<'done' | 
   if (!bar) opts.line(`${opts.label}: ${secs(now())}s left`);
   // plain lines: about ten in all, at most one every 5 s (a log, not an animation)
   const every = bar ? 250 : Math.max(5000, Math.ceil(ms / 10));
+  if (opts.signal?.aborted) return Promise.resolve('interrupted');
   return new Promise((resolve) => {
     const finish = (how: 'done' | 'interrupted') => {
       clearInterval(tick);
       clearTimeout(timer);
-      process.off('SIGINT', onInt);
+      opts.signal?.removeEventListener('abort', onInt);
       if (bar) {
         bar.update(Math.min(ms, ms - (end - now())), { left: secs(now()) });
         bar.stop();
@@ -37,7 +40,7 @@ export function countdown(ms: number, opts: CountdownOptions): Promise<'done' | 
       resolve(how);
     };
     const onInt = () => finish('interrupted');
-    process.once('SIGINT', onInt);
+    opts.signal?.addEventListener('abort', onInt, { once: true });
     const tick = setInterval(() => {
       const t = now();
       if (bar) bar.update(Math.min(ms, ms - (end - t)), { left: secs(t) });

@@ -12,6 +12,19 @@ import { report, step, targetsOf, type ChangeOptions } from './change.js';
 export const EXIT_INTERRUPTED = 130;
 
 export async function gracefulDelete(deps: Deps, names: string[], gracefulMs: number, opts: ChangeOptions): Promise<number> {
+  // Ctrl-C is caught from the start: during stage 1 it lets the step finish (state and speaker
+  // agree), then skips the wait; it never kills the run half-way
+  const interrupt = new AbortController();
+  const onInt = () => interrupt.abort();
+  process.on('SIGINT', onInt);
+  try {
+    return await drain(deps, names, gracefulMs, opts, interrupt.signal);
+  } finally {
+    process.off('SIGINT', onInt);
+  }
+}
+
+async function drain(deps: Deps, names: string[], gracefulMs: number, opts: ChangeOptions, signal: AbortSignal): Promise<number> {
   const t = await targetsOf(deps, names, 'delete');
   if ('code' in t) return report(deps, t.rows, t.errors, t.code);
   const until = new Date(deps.clock.now().getTime() + gracefulMs).toISOString();
@@ -20,7 +33,7 @@ export async function gracefulDelete(deps: Deps, names: string[], gracefulMs: nu
 
   const { countdown } = await import('../adapters/countdown.js');
   const label = `draining ${names.join(' ')}`;
-  const how = await countdown(gracefulMs, { label, tty: Boolean(process.stderr.isTTY) && !deps.opts.json, line: (text) => deps.log.info({}, text) });
+  const how = await countdown(gracefulMs, { label, signal, tty: Boolean(process.stderr.isTTY) && !deps.opts.json, line: (text) => deps.log.info({}, text) });
   if (how === 'interrupted') {
     deps.log.warn(
       {},
