@@ -159,7 +159,16 @@ test('watchdog defaults: rise 2, fall 2, settle 2; settle is an integer >= 1', (
   for (const bad of ['0', '1.5', '"2"', '-1']) {
     assert.ok(problemAt(`${BASE}watchdog: { settle: ${bad} }\n`, 'watchdog.settle'), `settle: ${bad} must be refused`);
   }
-  assert.match(problemAt(`${BASE}watchdog: { down_action: demote }\n`, 'watchdog.down_action') ?? '', /unknown key/, 'not added yet');
+});
+
+test('down_action withdraw (default) | demote; drain.graceful takes 0s as off, needs a unit otherwise', () => {
+  const dflt = parseConfigText(BASE).config!;
+  assert.deepEqual([dflt.watchdog.down_action, dflt.drain.graceful], ['withdraw', 0]);
+  const set = parseConfigText(`${BASE}watchdog: { down_action: demote }\ndrain: { graceful: 2m }\n`).config!;
+  assert.deepEqual([set.watchdog.down_action, set.drain.graceful], ['demote', 120_000]);
+  assert.equal(parseConfigText(`${BASE}drain: { graceful: 0s }\n`).config!.drain.graceful, 0);
+  assert.ok(problemAt(`${BASE}watchdog: { down_action: drop }\n`, 'watchdog.down_action'));
+  assert.match(problemAt(`${BASE}drain: { graceful: 30 }\n`, 'drain.graceful') ?? '', /no unit/);
 });
 
 test('prototype keys: constructor, toString and __proto__ are DC names only when listed', () => {
