@@ -78,7 +78,7 @@ describe('vtysh speaker on a real FRR', { concurrency: false }, () => {
     const r = await sp.readRunning();
     assert.equal(r.asn, ASN);
     assert.deepEqual(r.networks, [{ prefix: '192.0.2.20/32', routeMap: 'VIP-RANK-1' }]);
-    assert.deepEqual(r.routeMaps, ['VIP-DRAIN', 'VIP-RANK-0', 'VIP-RANK-1', 'VIP-RANK-2', 'VIP-RANK-3']);
+    assert.deepEqual(r.routeMaps, ['VIP-RANK-0', 'VIP-RANK-1', 'VIP-RANK-2', 'VIP-RANK-3', 'VIP-DRAIN']);
     assert.match(r.text, /^Building configuration/);
   });
 
