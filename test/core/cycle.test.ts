@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planCycle, implausible, type CycleConfig } from '../../src/core/cycle.ts';
 import { VipError } from '../../src/core/errors.ts';
-import type { IpvsService, IpvsTable } from '../../src/core/ipvs.ts';
+import type { IpvsTable } from '../../src/core/ipvs.ts';
+import { ipvsTable } from '../fixtures/ipvs-tables.ts';
 import { emptyState } from '../../src/core/state.ts';
 import type { ResolvedName, RunningBgp, State } from '../../src/core/types.ts';
 
@@ -35,19 +36,7 @@ function config(over: Partial<CycleConfig['watchdog']> = {}, services?: CycleCon
 const answers = [r('web.tld', '192.0.2.1'), r('api.tld', '192.0.2.2'), r('lon-only.tld', '192.0.2.3')];
 
 /** A table: VIP -> live weights of its real servers (one TCP/80 service each). */
-function ipvs(vips: Record<string, number[]>): IpvsTable {
-  const services: IpvsService[] = Object.entries(vips).map(([vip, weights]) => ({
-    kind: 'tcp',
-    vip,
-    port: 80,
-    fwmark: null,
-    scheduler: 'rr',
-    persistent: null,
-    flags: [],
-    reals: weights.map((weight, i) => ({ address: `198.51.100.${i + 1}`, port: 80, forward: 'route', weight, active: 0, inactive: 0 })),
-  }));
-  return { services, warnings: [], malformed: [] } as IpvsTable;
-}
+const ipvs = (vips: Record<string, number[]>): IpvsTable => ipvsTable(vips);
 
 /** Runs cycles against a simulated speaker that applies every change; returns one line per cycle. */
 class Sim {

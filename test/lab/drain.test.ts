@@ -5,7 +5,7 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,8 +13,7 @@ import { createBgpLab, FRR_LAB_COMMANDS, type BgpLab, type RouterRoute } from '.
 import { startDnsmasq, type LabDns } from './dnsmasq.ts';
 import { BIN, describeRun, labConfig, runCli, writeConfig } from './cli.ts';
 import { missing, requireLab } from './prereq.ts';
-import { formatProcIpVs } from '../../bench/gen-ipvs.ts';
-import type { IpvsService } from '../../src/core/ipvs.ts';
+import { ipvsService, ipvsTable, writeIpvsTable } from '../fixtures/ipvs-tables.ts';
 
 const NEEDS = [...FRR_LAB_COMMANDS, 'dnsmasq'];
 const PAR1 = 64512;
@@ -22,17 +21,6 @@ const LON1 = 65100;
 const VIPS = ['192.0.2.10', '2001:db8::10'];
 const PREFIXES = ['192.0.2.10/32', '2001:db8::10/128'];
 const SERVICES = [{ name: 'www.example.test', prefer: ['par1', 'lon1'] }];
-
-const service = (vip: string, weights: number[]): IpvsService => ({
-  kind: 'tcp',
-  vip,
-  port: 80,
-  fwmark: null,
-  scheduler: 'rr',
-  persistent: null,
-  flags: [],
-  reals: weights.map((w, i) => ({ address: vip.includes(':') ? `2001:db8:1::${i + 1}` : `203.0.113.${i + 1}`, port: 80, forward: 'route', weight: w, active: 0, inactive: 0 })),
-});
 
 describe('zero-loss maintenance on a two-DC lab with a GSHUT-honouring router', { concurrency: false }, () => {
   let lab: BgpLab;
@@ -44,8 +32,7 @@ describe('zero-loss maintenance on a two-DC lab with a GSHUT-honouring router', 
 
   const gate = (t: TestContext) => requireLab(t, NEEDS, { root: true });
   const setTable = async (weights: number[]) => {
-    await writeFile(`${table}.tmp`, formatProcIpVs({ services: VIPS.map((v) => service(v, weights)), warnings: [], malformed: [] }));
-    await rename(`${table}.tmp`, table);
+    await writeIpvsTable(table, ipvsTable(VIPS.map((v) => ipvsService(v, weights))));
   };
   const par1Path = (r: RouterRoute | null) => r?.paths.find((p) => p.from === 'par1') ?? null;
   /** par1 announces with its rank again, and is best */

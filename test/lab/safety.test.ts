@@ -7,7 +7,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,8 +15,8 @@ import { createBgpLab, FRR_LAB_COMMANDS, type BgpLab } from './frr.ts';
 import { startDnsmasq, type LabDns } from './dnsmasq.ts';
 import { BIN, describeRun, labConfig, runCli, writeConfig, type CliResult } from './cli.ts';
 import { missing, requireLab } from './prereq.ts';
-import { formatIpvsadmSave, formatProcIpVs } from '../../bench/gen-ipvs.ts';
-import type { IpvsService } from '../../src/core/ipvs.ts';
+import { formatProcIpVs } from '../../bench/gen-ipvs.ts';
+import { ipvsService, ipvsTable, writeIpvsTable } from '../fixtures/ipvs-tables.ts';
 
 const NEEDS = [...FRR_LAB_COMMANDS, 'dnsmasq', 'mount', 'umount'];
 const WEB = '192.0.2.80'; // web.safe.test, prefer [par1, lon1]: rank 0 here
@@ -28,16 +28,6 @@ const DISC = '192.0.2.84'; // in IPVS only: discovered at rank 0
 const ALL = [WEB, API, IMG, IMG6, DISC];
 const host = (a: string) => `${a}/${a.includes(':') ? 128 : 32}`;
 
-const service = (vip: string, weights: number[]): IpvsService => ({
-  kind: 'tcp',
-  vip,
-  port: 80,
-  fwmark: null,
-  scheduler: 'rr',
-  persistent: null,
-  flags: [],
-  reals: weights.map((w, i) => ({ address: vip.includes(':') ? `2001:db8:1::${i + 1}` : `203.0.113.${i + 1}`, port: 80, forward: 'route', weight: w, active: 0, inactive: 0 })),
-});
 const FULL = [WEB, API, LON, IMG, IMG6, DISC];
 
 describe('safety contract on the host lab', { concurrency: false }, () => {
@@ -60,13 +50,7 @@ describe('safety contract on the host lab', { concurrency: false }, () => {
   const running = () => lab.lbs.par1!.vtysh(['show running-config']);
 
   /** Replace the table atomically (both formats), from VIP -> weights. */
-  const setTable = async (vips: string[], text?: string) => {
-    const t = { services: vips.map((v) => service(v, [1, 1])), warnings: [], malformed: [] };
-    await writeFile(`${table}.tmp`, text ?? formatProcIpVs(t));
-    await rename(`${table}.tmp`, table);
-    await writeFile(`${saveFile}.tmp`, formatIpvsadmSave(t));
-    await rename(`${saveFile}.tmp`, saveFile);
-  };
+  const setTable = (vips: string[], text?: string) => writeIpvsTable(table, ipvsTable(vips.map((v) => ipvsService(v, [1, 1]))), { text, save: saveFile });
   /** Cycles until the router shows exactly `want` (at most `max` cycles); returns the runs. */
   const cycles = async (n: number) => {
     const runs: CliResult[] = [];
@@ -145,7 +129,7 @@ describe('safety contract on the host lab', { concurrency: false }, () => {
 
   test('a table cut mid-line is unreadable: nothing changes, exit 1, every cycle', async (t) => {
     if (!gate(t)) return;
-    const text = formatProcIpVs({ services: [service(WEB, [1, 1])], warnings: [], malformed: [] });
+    const text = formatProcIpVs(ipvsTable([ipvsService(WEB, [1, 1])]));
     await setTable([], text.slice(0, text.length - 20)); // the last real server's line, cut
     try {
       const runs = await cycles(4);

@@ -5,7 +5,7 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,25 +14,13 @@ import { startDnsmasq, type LabDns } from './dnsmasq.ts';
 import { BIN, describeRun, jsonOf, labConfig, runCli, writeConfig } from './cli.ts';
 import { missing, requireLab } from './prereq.ts';
 import { createStateStore } from '../../src/adapters/state.ts';
-import { formatProcIpVs } from '../../bench/gen-ipvs.ts';
-import type { IpvsService } from '../../src/core/ipvs.ts';
+import { ipvsService, ipvsTable, writeIpvsTable } from '../fixtures/ipvs-tables.ts';
 
 const NEEDS = [...FRR_LAB_COMMANDS, 'dnsmasq'];
 const SVC = '192.0.2.70';
 const DISC = '192.0.2.71';
 const P_SVC = `${SVC}/32`;
 const P_DISC = `${DISC}/32`;
-
-const service = (vip: string, port: number, weights: number[]): IpvsService => ({
-  kind: 'tcp',
-  vip,
-  port,
-  fwmark: null,
-  scheduler: 'rr',
-  persistent: null,
-  flags: [],
-  reals: weights.map((w, i) => ({ address: `203.0.113.${i + 1}`, port, forward: 'route', weight: w, active: 0, inactive: 0 })),
-});
 
 describe('watchdog run rules and daemon on the host lab', { concurrency: false }, () => {
   let lab: BgpLab;
@@ -44,9 +32,7 @@ describe('watchdog run rules and daemon on the host lab', { concurrency: false }
 
   /** Replace the table file atomically, as the kernel's view changes at once. */
   const setTable = async (svcWeights: number[], discWeights: number[] = [1, 1]) => {
-    const tmp = `${table}.tmp`;
-    await writeFile(tmp, formatProcIpVs({ services: [service(SVC, 80, svcWeights), service(DISC, 443, discWeights)], warnings: [], malformed: [] }));
-    await rename(tmp, table);
+    await writeIpvsTable(table, ipvsTable([ipvsService(SVC, svcWeights, 80), ipvsService(DISC, discWeights, 443)]));
   };
   const present = async (p: string) => (await lab.routerRoute(p))?.best != null;
   const gate = (t: TestContext) => requireLab(t, NEEDS, { root: true });
