@@ -1,25 +1,18 @@
 // Runs INSIDE the IPVS VM (see ../README.md): the whole watchdog stack of a load balancer, as it runs
-// in production, in network namespaces of Debian's kernel:
-//
-//   rs1, rs2 ──veth── lb ──veth── router
-//   busybox httpd    keepalived (HTTP_GET, inhibit_on_failure) -> IPVS; static ipvsadm services;
-//                    dnsmasq on 127.0.0.1:53; FRR lb (AS 64512); vip-mgmt run via `ip netns exec lb`
+// in production, in network namespaces of Debian's kernel (stack.mts), plus static ipvsadm services
+// beside keepalived's: CLI cycles step by step, then the daemon's failover time.
 //
 // It records what it observed (exit codes, stdout/stderr, the router's table) in $VM_OUT/result.json
 // and asserts nothing itself: watchdog-vm.test.ts checks the record on the host.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createBgpLab } from '../../frr.ts';
-import { labConfig, runCli, writeConfig, type CliResult } from '../../cli.ts';
+import type { CliResult } from '../../cli.ts';
+import { createStack, runScenario, RS1, RS2 } from './stack.mts';
 
-const run = promisify(execFile);
-const OUT = process.env.VM_OUT ?? '/tmp';
 const TRIALS = Number(process.env.VM_FAILOVER_TRIALS ?? 20);
 
-// VIPs (TEST-NET-1 / 2001:db8::/32), links and real servers in TEST-NET-2/3: documentation ranges only.
+// VIPs (TEST-NET-1 / 2001:db8::/32), real servers in TEST-NET-3: documentation ranges only.
 export const VIP = {
   web4: '192.0.2.10', // keepalived TCP/80 (NAT, HTTP-checked) + static UDP/53 (DR) + fwmark 7 (TUN)
   web6: '2001:db8::10', // static TCP/443 (DR)
@@ -29,8 +22,6 @@ export const VIP = {
   nosvc: '192.0.2.60', // no IPVS service at all
   disc: '192.0.2.50', // in IPVS, in no service: watched only through discover
 } as const;
-const RS1 = '203.0.113.2';
-const RS2 = '203.0.113.6';
 const SORRY = '203.0.113.99';
 
 interface Step {
@@ -46,103 +37,23 @@ interface Step {
 }
 const steps: Step[] = [];
 const result: { steps: Step[]; failover?: { ms: number[]; restoreMs: number[] }; keepalived?: unknown; error?: string; daemon?: unknown } = { steps };
-const children: ChildProcess[] = [];
 
 async function main(): Promise<void> {
-  const dir = await mkdtemp('/tmp/vip-wd-');
-  const lab = await createBgpLab({
-    lbs: [{ name: 'lab1', asn: 64512, vips: Object.values(VIP), ranks: 4 }],
-    router: { asn: 65000 },
+  const stack = await createStack({
+    vips: Object.values(VIP),
+    keepalived: [{ vip: VIP.web4, port: 80 }],
+    cnames: [['www.vm.test', 'web.vm.test']],
+    hosts: [
+      ['web.vm.test', VIP.web4],
+      ['web.vm.test', VIP.web6],
+      ['api.vm.test', VIP.api],
+      ['held.vm.test', VIP.held],
+      ['sorry.vm.test', VIP.sorry],
+      ['nosvc.vm.test', VIP.nosvc],
+    ],
   });
-  const lb = lab.lbs.lab1!;
-  const inLb = ['ip', 'netns', 'exec', lb.ns];
-  const sh = (argv: string[]) => run(argv[0]!, argv.slice(1), { maxBuffer: 64 << 20 }).then((r) => r.stdout);
-  const ipvsadm = (...args: string[]) => sh([...inLb, 'ipvsadm', ...args]);
-
-  // Real servers: one namespace each, a /30 to the LB, busybox httpd on port 80.
-  const rs: { ns: string; addr: string; httpd: ChildProcess | null }[] = [];
-  for (const [i, addr] of [RS1, RS2].entries()) {
-    const ns = `${lb.ns}-rs${i + 1}`;
-    const a = `vw${lab.id}${i}a`;
-    const b = `vw${lab.id}${i}b`;
-    const lbSide = `203.0.113.${4 * i + 1}`;
-    await sh(['ip', 'netns', 'add', ns]);
-    await sh(['ip', 'link', 'add', a, 'netns', lb.ns, 'type', 'veth', 'peer', 'name', b, 'netns', ns]);
-    await sh(['ip', '-n', lb.ns, 'addr', 'add', `${lbSide}/30`, 'dev', a]);
-    await sh(['ip', '-n', lb.ns, 'link', 'set', a, 'up']);
-    await sh(['ip', '-n', ns, 'addr', 'add', `${addr}/30`, 'dev', b]);
-    await sh(['ip', '-n', ns, 'link', 'set', b, 'up']);
-    await sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-    await mkdir(join(dir, `www${i}`));
-    await writeFile(join(dir, `www${i}`, 'index.html'), `rs${i + 1}\n`);
-    rs.push({ ns, addr, httpd: null });
-  }
-  const startHttpd = (r: (typeof rs)[number], i: number) => {
-    r.httpd = spawn('ip', ['netns', 'exec', r.ns, 'busybox', 'httpd', '-f', '-p', `${r.addr}:80`, '-h', join(dir, `www${i}`)], { stdio: 'ignore' });
-    children.push(r.httpd);
-  };
-  const stopHttpd = async (r: (typeof rs)[number]) => {
-    const c = r.httpd!;
-    r.httpd = null;
-    const exited = new Promise((res) => c.once('exit', res));
-    c.kill('SIGKILL');
-    await exited;
-  };
-  rs.forEach(startHttpd);
-
-  // keepalived: health checks only (-C), HTTP_GET every second, weight 0 on failure.
-  const realServer = (addr: string) => `  real_server ${addr} 80 {
-    weight 1
-    inhibit_on_failure
-    HTTP_GET {
-      url {
-        path /index.html
-        status_code 200
-      }
-      connect_timeout 1
-      retry 1
-      delay_before_retry 1
-    }
-  }
-`;
-  const kaConf = join(dir, 'keepalived.conf');
-  await writeFile(
-    kaConf,
-    `global_defs {
-  router_id vip-lab
-}
-virtual_server ${VIP.web4} 80 {
-  delay_loop 1
-  lb_algo rr
-  lb_kind NAT
-  protocol TCP
-${realServer(RS1)}${realServer(RS2)}}
-`,
-  );
-  let kaLog = '';
-  const ka = spawn(
-    'ip',
-    ['netns', 'exec', lb.ns, 'keepalived', '-n', '-l', '-D', '-C', '-f', kaConf, '-p', join(dir, 'ka.pid'), '-c', join(dir, 'kac.pid'), '-r', join(dir, 'kav.pid')],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.push(ka);
-  for (const s of [ka.stdout!, ka.stderr!]) s.on('data', (d: Buffer) => (kaLog = (kaLog + d.toString()).slice(-20_000)));
-
-  /** Weights of the keepalived-managed service's real servers, from the kernel. */
-  const kaWeights = async (): Promise<number[]> => {
-    const out = await ipvsadm('-L', '-n', '-t', `${VIP.web4}:80`).catch(() => '');
-    return [...out.matchAll(/->\s+203\.0\.113\.\d+:80\s+\S+\s+(\d+)/g)].map((m) => Number(m[1]));
-  };
-  const waitWeights = async (want: number[], timeoutMs = 60_000): Promise<number> => {
-    const t0 = Date.now();
-    for (;;) {
-      const w = await kaWeights();
-      if (JSON.stringify(w) === JSON.stringify(want)) return Date.now() - t0;
-      if (Date.now() - t0 > timeoutMs) throw new Error(`keepalived weights ${JSON.stringify(w)}, want ${JSON.stringify(want)}\n${kaLog}`);
-      await sleep(100);
-    }
-  };
-  await waitWeights([1, 1]);
+  const { lab, inLb, sh, ipvsadm, rs, dir, startHttpd, stopHttpd } = stack;
+  const waitWeights = (want: number[]) => stack.keepalived.waitWeights(want);
 
   // Static services beside keepalived's: UDP (DR), a firewall mark (TUN), IPv6 (DR), two NAT ports,
   // an excluded sorry server, and a VIP no service name lists.
@@ -174,39 +85,19 @@ ${realServer(RS1)}${realServer(RS2)}}
   for (const args of static_) await ipvsadm(...args);
   const weight = (svc: string, real: string, w: number) => ipvsadm('-e', '-t', svc, '-r', real, '-m', '-w', String(w));
 
-  // DNS inside the LB namespace (the watchdog runs there): a CNAME chain and one name per VIP.
-  let dnsLog = '';
-  const dns = spawn(
-    'ip',
-    [
-      'netns', 'exec', lb.ns, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--pid-file=',
-      '--port=53', '--listen-address=127.0.0.1', '--bind-interfaces', '--user=root', '--log-facility=-', '--local=/vm.test/', '--local-ttl=1',
-      '--cname=www.vm.test,web.vm.test',
-      `--host-record=web.vm.test,${VIP.web4}`, `--host-record=web.vm.test,${VIP.web6}`,
-      `--host-record=api.vm.test,${VIP.api}`, `--host-record=held.vm.test,${VIP.held}`,
-      `--host-record=sorry.vm.test,${VIP.sorry}`, `--host-record=nosvc.vm.test,${VIP.nosvc}`,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  children.push(dns);
-  dns.stderr!.on('data', (d: Buffer) => (dnsLog += d.toString()));
-  for (let i = 0; i < 100 && !/started, version/.test(dnsLog); i++) await sleep(50);
-
+  const config = (watchdog: Record<string, unknown>) =>
+    stack.config({
+      datacenters: { lab1: 64512, lab2: 64513 },
+      services: [
+        { name: 'www.vm.test', prefer: ['lab1', 'lab2'], min_realservers: 1, restore_realservers: 2 },
+        { name: 'api.vm.test', prefer: ['lab2', 'lab1'], min_realservers: 1, restore_realservers: 2 },
+        { name: 'held.vm.test', prefer: ['lab1'] },
+        { name: 'sorry.vm.test', prefer: ['lab1'] },
+        { name: 'nosvc.vm.test', prefer: ['lab1'] },
+      ],
+      watchdog,
+    });
   const stateDir = join(dir, 'state');
-  const base = labConfig({
-    dc: 'lab1',
-    pathspace: lb.pathspace,
-    dnsPort: 53,
-    stateDir,
-    datacenters: { lab1: 64512, lab2: 64513 },
-    services: [
-      { name: 'www.vm.test', prefer: ['lab1', 'lab2'], min_realservers: 1, restore_realservers: 2 },
-      { name: 'api.vm.test', prefer: ['lab2', 'lab1'], min_realservers: 1, restore_realservers: 2 },
-      { name: 'held.vm.test', prefer: ['lab1'] },
-      { name: 'sorry.vm.test', prefer: ['lab1'] },
-      { name: 'nosvc.vm.test', prefer: ['lab1'] },
-    ],
-  });
   const watchdog = {
     rise: 2,
     fall: 1,
@@ -215,10 +106,9 @@ ${realServer(RS1)}${realServer(RS2)}}
     exclude_realservers: [SORRY],
     discover: true,
   };
-  // Generous timeouts: everything runs under software emulation.
-  const cfg = await writeConfig(dir, { ...base, dns: { servers: ['127.0.0.1:53'], timeout: '3s', attempts: 2 }, watchdog });
-  const badCfg = await writeConfig(dir, { ...base, dns: { servers: ['127.0.0.1:53'], timeout: '3s', attempts: 2 }, watchdog: { ...watchdog, ipvs: { source: 'proc', path: '/proc/net/ip_vs_missing' } } }, 'bad.yaml');
-  const daemonCfg = await writeConfig(dir, { ...base, dns: { servers: ['127.0.0.1:53'], timeout: '3s', attempts: 2 }, watchdog: { ...watchdog, rise: 1 } }, 'daemon.yaml');
+  const cfg = await stack.writeConfig(config(watchdog));
+  const badCfg = await stack.writeConfig(config({ ...watchdog, ipvs: { source: 'proc', path: '/proc/net/ip_vs_missing' } }), 'bad.yaml');
+  const daemonCfg = await stack.writeConfig(config({ ...watchdog, rise: 1 }), 'daemon.yaml');
 
   const prefixes = [`${VIP.web4}/32`, `${VIP.web6}/128`, `${VIP.api}/32`, `${VIP.held}/32`, `${VIP.sorry}/32`, `${VIP.nosvc}/32`, `${VIP.disc}/32`];
   // Two vtysh calls for the whole table (each costs about a second under emulation), not one per prefix.
@@ -236,7 +126,7 @@ ${realServer(RS1)}${realServer(RS2)}}
   const settle = async (want: Partial<Record<string, boolean>>) => {
     for (const [p, present] of Object.entries(want)) await lab.waitRoute(p, (r) => (r?.best != null) === present, 30_000).catch(() => undefined);
   };
-  const cli = (args: string[], config = cfg): Promise<CliResult> => runCli(['-c', config, ...args], { prefix: inLb, timeoutMs: 120_000 });
+  const cli = (args: string[], config = cfg): Promise<CliResult> => stack.cli(args, config);
   const record = async (name: string, r: CliResult, want: Partial<Record<string, boolean>> = {}, extra?: unknown) => {
     await settle(want);
     steps.push({ name, code: r.code, stdout: r.stdout, stderr: r.stderr, ms: Math.round(r.ms), router: await routerView(), ipvs: await sh([...inLb, 'cat', '/proc/net/ip_vs']).catch(() => ''), extra });
@@ -281,19 +171,13 @@ ${realServer(RS1)}${realServer(RS2)}}
 
   // 9. Daemon mode, --every 1s (rise 1): from the last real server's weight 0 to the route gone
   //    from the router's table, and back. Under software emulation: its own figure.
-  const daemonOut: string[] = [];
-  const daemon = spawn(inLb[0]!, [...inLb.slice(1), process.execPath, join(process.cwd(), 'bin', 'vip-mgmt'), '-c', daemonCfg, 'watchdog', '--every', '1s'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  children.push(daemon);
-  daemon.stderr!.on('data', (d: Buffer) => daemonOut.push(d.toString()));
+  const daemon = stack.spawnCli(['watchdog', '--every', '1s'], daemonCfg);
   const routeGone = async (p: string, present: boolean) => {
     const t0 = performance.now();
     for (;;) {
       const r = await lab.routerRoute(p);
       if ((r?.best != null) === present) return performance.now() - t0;
-      if (performance.now() - t0 > 30_000) throw new Error(`daemon: ${p} not ${present ? 'back' : 'gone'} after 30 s\n${daemonOut.join('')}`);
+      if (performance.now() - t0 > 30_000) throw new Error(`daemon: ${p} not ${present ? 'back' : 'gone'} after 30 s\n${daemon.stderr()}`);
       await sleep(20);
     }
   };
@@ -309,23 +193,8 @@ ${realServer(RS1)}${realServer(RS2)}}
     back.push(Math.round(await routeGone(`${VIP.api}/32`, true)));
   }
   result.failover = { ms: fail, restoreMs: back };
-  const daemonExit = new Promise<number | null>((res) => daemon.once('exit', (code) => res(code)));
-  daemon.kill('SIGTERM');
-  result.daemon = { exit: await daemonExit, log: daemonOut.join('') };
-
-  result.keepalived = { log: kaLog };
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  for (const r of rs) await sh(['ip', 'netns', 'del', r.ns]).catch(() => undefined);
-  await lab.destroy();
+  result.daemon = { exit: await daemon.stop(), log: daemon.stderr() };
+  result.keepalived = { log: stack.keepalived.log };
 }
 
-try {
-  await main();
-} catch (e) {
-  result.error = String((e as Error)?.stack ?? e);
-} finally {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await writeFile(join(OUT, 'result.json'), JSON.stringify(result, null, 1));
-}
-console.log(result.error ? `scenario failed: ${result.error}` : 'scenario done');
-process.exit(0);
+await runScenario(result, main);
