@@ -128,7 +128,15 @@ const checkUrl = z.string().superRefine((v, ctx) => {
 
 /** Fields every check has: a timeout always (a check that can hang would stall a cron cycle), and
  *  in the daemon its own interval (default: the daemon's period). */
-const checkCommon = { timeout: duration, interval: duration.optional() };
+const requiredDuration = z.unknown().transform((v, ctx) => {
+  const r = v === undefined ? { problem: 'is required' } : checkDuration(v);
+  if ('problem' in r) {
+    ctx.addIssue({ code: 'custom', message: r.problem });
+    return z.NEVER;
+  }
+  return r.ms;
+});
+const checkCommon = { timeout: requiredDuration, interval: duration.optional() };
 
 /** Host health checks (SPEC "Host health checks"): how a service is live without IPVS. */
 export const checkSchema = z.discriminatedUnion('type', [

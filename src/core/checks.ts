@@ -39,7 +39,7 @@ export function checkLabel(c: CheckConfig): string {
 /** True when some service's liveness comes from IPVS (and discover always reads it): without one,
  *  the watchdog does not read the table at all, so a host with no IPVS never fails static on it. */
 export function needsIpvs(config: { services: Pick<ServiceConfig, 'live_from'>[]; watchdog: { discover: boolean } }): boolean {
-  return config.watchdog.discover || config.services.some((s) => s.live_from !== 'checks');
+  return config.watchdog.discover || config.services.length === 0 || config.services.some((s) => s.live_from !== 'checks');
 }
 
 export interface ChecksVerdict {
@@ -53,7 +53,7 @@ export function checksVerdict(service: Pick<ServiceConfig, 'name' | 'checks'>, r
   const got = results.get(service.name) ?? [];
   const failing: string[] = [];
   let unknown = false;
-  service.checks.forEach((c, i) => {
+  (service.checks ?? []).forEach((c, i) => {
     const o = got[i];
     if (!o) unknown = true;
     else if (!o.ok) failing.push(`${checkLabel(c)}: ${o.detail}`);
@@ -87,19 +87,21 @@ export function vipLive(services: readonly Pick<ServiceConfig, 'name' | 'live_fr
   let usesChecks = false;
   for (const s of list) {
     let v: number | null;
-    if (s.live_from === 'ipvs') {
+    // a config built without the schema's defaults (tests, callers with partial configs) is ipvs
+    const from = s.live_from ?? 'ipvs';
+    if (from === 'ipvs') {
       usesIpvs = true;
       v = ipvsLive;
     } else {
       usesChecks = true;
-      if (s.live_from === 'both') usesIpvs = true;
+      if (from === 'both') usesIpvs = true;
       const c = checksVerdict(s, results);
       failing.push(...c.failing);
       // `both` freezes with an unreadable or doubted table, as an ipvs service does (fail static)
-      if (s.live_from === 'both' && ipvsLive === null) v = null;
+      if (from === 'both' && ipvsLive === null) v = null;
       else if (c.pass === false) v = 0;
       else if (c.pass === null) v = null;
-      else v = s.live_from === 'checks' ? 1 : ipvsLive;
+      else v = from === 'checks' ? 1 : ipvsLive;
     }
     if (v === null) unknown = true;
     else live = Math.min(live, v);
