@@ -39,7 +39,7 @@ export interface ResolverOptions {
   source?: string;
 }
 
-type TryResult =
+export type TryResult =
   | { kind: 'answer'; reply: Extract<Reply, { kind: 'answer' }> }
   | { kind: 'truncated' }
   | { kind: 'failed'; failed: FailedTry };
@@ -123,7 +123,8 @@ function tcpTry(server: DnsServer, name: string, type: AddressType, timeoutMs: n
   });
 }
 
-async function oneTry(server: DnsServer, name: string, type: AddressType, timeoutMs: number): Promise<TryResult> {
+/** One question to one server (UDP, then TCP when truncated); also the host health checks' dns check. */
+export async function oneTry(server: DnsServer, name: string, type: AddressType, timeoutMs: number): Promise<TryResult> {
   const r = await udpTry(server, name, type, timeoutMs);
   return r.kind === 'truncated' ? tcpTry(server, name, type, timeoutMs) : r;
 }

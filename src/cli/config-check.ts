@@ -1,6 +1,6 @@
 // `config check`: validate the config file, list every problem with its path, exit 3 when invalid.
 import { EXIT } from '../core/errors.js';
-import { parseConfigText, readConfigText, type ConfigProblem } from '../config/load.js';
+import { formatPath, parseConfigText, readConfigText, type ConfigProblem } from '../config/load.js';
 import type { GlobalOptions } from './context.js';
 import { makeOutput } from './deps.js';
 
@@ -9,6 +9,11 @@ export async function configCheckCommand(g: GlobalOptions, opts: { resolve: bool
   const text = await readConfigText(g.config); // a missing file says how to point at another one, as every command does
   const { config, problems } = parseConfigText(text, g.config);
   const warnings: string[] = [];
+  if (config && config.services.some((s) => s.checks.length > 0)) {
+    // a check that cannot run (program missing, CA file unreadable) is a configuration error
+    const { unrunnableChecks } = await import('../adapters/checks.js');
+    for (const p of await unrunnableChecks(config.services)) problems.push({ path: formatPath(p.path), message: p.message });
+  }
   if (config && opts.resolve && config.services.length > 0) {
     // A VIP claimed by two services with different preferences can only be seen through DNS.
     const [{ resolverFromConfig }, { resolveAll }, { findConflicts }] = await Promise.all([

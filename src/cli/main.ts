@@ -179,7 +179,7 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavai
 
   program
     .command('watchdog')
-    .description('withdraw or restore VIPs from their live IPVS real servers: one cycle, or a daemon with --every/--schedule')
+    .description('withdraw or restore VIPs from their live IPVS real servers or host health checks: one cycle, or a daemon with --every/--schedule')
     .option('--every <duration>', 'keep running, one cycle every DURATION (with its unit: 500ms, 2s, 1m)', durationArg())
     .option('--schedule <cron>', "keep running on a cron schedule, seconds field allowed (e.g. '*/5 * * * * *')")
     .addHelpText(
@@ -194,7 +194,11 @@ Examples:
 A VIP is withdrawn after watchdog.fall unhealthy cycles in a row (default 2) and restored after
 watchdog.rise healthy ones (default 2). An IPVS table with a malformed or cut line changes nothing
 (exit 1); an empty one, or one that lost more than half of its virtual services, is not believed for
-watchdog.settle cycles (default 2, exit 1 with a warning). Maintenance holds always win.`,
+watchdog.settle cycles (default 2, exit 1 with a warning). Maintenance holds always win.
+
+Services with live_from: checks or both are live from their host health checks (http, tcp, dns,
+exec). One cycle runs every check once before taking the lock; the daemon runs each check on its
+own interval (checks[].interval, default the period) and starts a cycle at once when one changes.`,
     )
     .action(async (o: { every?: string; schedule?: string }, cmd: Command) =>
       run(async (g) => {

@@ -60,6 +60,7 @@ export async function statusCommand(deps: Deps, names: string[]): Promise<number
         live: r.live,
         hold: r.hold,
         watchdog: r.watchdog,
+        ...(r.failing ? { failing: r.failing } : {}),
       })),
     });
   } else {
@@ -87,7 +88,7 @@ export function formatTable(rows: StatusRow[], color: boolean): string {
     [r.routeMap ?? '-', plain],
     [r.live === null ? '-' : r.threshold === null ? String(r.live) : `${r.live}/${r.threshold}`, r.live === null || r.threshold === null ? plain : yesNo(r.live >= r.threshold)],
     [r.hold ? `${r.hold.reason} (${r.hold.by}, ${r.hold.since}${r.hold.drainUntil ? `, draining until ${r.hold.drainUntil}` : ''})` : '-', r.hold ? c.yellow : plain],
-    [r.watchdog, stateColor[r.watchdog] ?? plain],
+    [r.failing?.length ? `${r.watchdog} (failing: ${r.failing.join('; ')})` : r.watchdog, stateColor[r.watchdog] ?? plain],
   ]);
   const widths = HEAD.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]![0].length)));
   const line = (row: [string, Paint][]) => row.map(([v, paint], i) => paint(i === row.length - 1 ? v : v.padEnd(widths[i]!))).join('  ');

@@ -7,6 +7,15 @@ import { cycleWithMetrics, printCycle, watchdogLoop, type WatchdogDeps } from '.
 
 async function build(g: GlobalOptions): Promise<WatchdogDeps & { log: { flush(): Promise<void> } }> {
   const deps = await makeDeps(g);
+  if (deps.config.services.some((s) => s.checks.length > 0)) {
+    // a check that cannot run is a configuration error here too (exit 3; a SIGHUP keeps the old config)
+    const [{ unrunnableChecks }, { configError, formatPath }] = await Promise.all([import('../adapters/checks.js'), import('../config/load.js')]);
+    const problems = await unrunnableChecks(deps.config.services);
+    if (problems.length > 0) {
+      await deps.log.flush();
+      throw configError(deps.config.source, problems.map((p) => ({ path: formatPath(p.path), message: p.message })));
+    }
+  }
   return { ...deps, ipvs: await makeIpvsPort(deps.config) };
 }
 

@@ -2,6 +2,8 @@
 import { EXIT, VipError, isVipError, exitFor } from '../core/errors.js';
 import { cacheEntry, cacheFresh, fromCache } from '../core/dnscache.js';
 import { planCycle, type CycleRow } from '../core/cycle.js';
+import { checkLabel, needsIpvs, type CheckResults } from '../core/checks.js';
+import type { CheckSample } from '../core/metrics.js';
 import type { IpvsTable } from '../core/ipvs.js';
 import type { PlannedChange } from '../core/plan.js';
 import type { Log, ResolvedName, RunLock, State } from '../core/types.js';
@@ -13,7 +15,14 @@ export interface IpvsPort {
   read(): Promise<IpvsTable>;
 }
 
-export type WatchdogDeps = Deps & { ipvs: IpvsPort };
+/** Where a cycle gets its host health check outcomes: run them all now (cron), or the daemon's
+ *  scheduler's latest (each check on its own interval). */
+export interface CheckPort {
+  current(): Promise<CheckResults>;
+}
+
+export type WatchdogDeps = Deps & { ipvs: IpvsPort; checks?: CheckPort };
+
 
 export interface CycleResult {
   code: number;
@@ -23,6 +32,8 @@ export interface CycleResult {
   /** prefixes configured in the speaker after the cycle (null when not known) and held ones, for metrics */
   announced?: Set<string> | null;
   holds?: Set<string>;
+  /** the host health check outcomes the cycle decided on, for metrics */
+  checks?: CheckSample[];
 }
 
 const errorJson = (e: VipError) => ({ code: e.code, message: e.message, ...(typeof e.details.vip === 'string' ? { vip: e.details.vip } : {}) });
@@ -70,6 +81,10 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
   const { config, store, speaker, log } = deps;
   const now = deps.clock.now();
   const { resolved, dns, errors } = await resolveServices(deps, (await store.read()).dns, now);
+  // Checks run before the lock too (cron: all at once, bounded by their timeouts; the daemon: its
+  // scheduler's latest outcomes), so a hung health endpoint never holds the lock.
+  const checks = await cycleChecks(deps);
+  const samples = checkSamples(deps, checks);
 
   let lock: RunLock | null = null;
   if (!deps.opts.dryRun) {
@@ -78,25 +93,28 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
     } catch (e) {
       if (isVipError(e) && e.code === 'VIP_E_LOCKED') {
         log.debug({}, e.message);
-        return { code: EXIT.LOCKED, changes: [], errors: [e], rows: [] };
+        return { code: EXIT.LOCKED, changes: [], errors: [e], rows: [], checks: samples };
       }
       throw e;
     }
   }
   try {
     const state = await store.read(); // under the lock: an operator's hold set meanwhile counts
-    let ipvs: IpvsTable | VipError;
-    try {
-      ipvs = await deps.ipvs.read();
-    } catch (e) {
-      ipvs = isVipError(e) ? e : new VipError('VIP_E_IPVS_UNREADABLE', String(e));
+    // not read at all when every service is live_from: checks (a host without IPVS)
+    let ipvs: IpvsTable | VipError | null = null;
+    if (needsIpvs(config)) {
+      try {
+        ipvs = await deps.ipvs.read();
+      } catch (e) {
+        ipvs = isVipError(e) ? e : new VipError('VIP_E_IPVS_UNREADABLE', String(e));
+      }
     }
     const running = await speaker.readRunning();
     const asn = config.datacenters[config.dc]!.asn;
     if (running.asn !== asn) {
       throw new VipError('VIP_E_CONFIG_ASN', `the speaker runs "router bgp ${running.asn ?? '(none)'}" but datacenters.${config.dc}.asn is ${asn}`);
     }
-    const plan = planCycle({ config, resolved, ipvs, running, state: { ...state, dns }, now });
+    const plan = planCycle({ config, resolved, ipvs, checks, running, state: { ...state, dns }, now });
     emit(log, plan.events.filter((e) => e.level !== 'info'));
     errors.push(...plan.errors);
     const acting = plan.rows.filter((r) => r.action !== 'none' && plan.changes.some((c) => c.prefix === r.vip.prefix));
@@ -107,7 +125,7 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
       });
 
     if (deps.opts.dryRun) {
-      return { code: exitFor(errors, false), changes: rowsOut(new Map()), errors, rows: plan.rows };
+      return { code: exitFor(errors, false), changes: rowsOut(new Map()), errors, rows: plan.rows, checks: samples };
     }
 
     // State first, speaker second: a failed state write (full disk) or a lost lock changes nothing.
@@ -142,10 +160,32 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
       if (c.action === 'add') announced.add(c.prefix);
       else announced.delete(c.prefix);
     }
-    return { code: exitFor(errors, anyOk), changes: rowsOut(verified), errors, rows: plan.rows, announced, holds: new Set(Object.keys(plan.state.holds)) };
+    return { code: exitFor(errors, anyOk), changes: rowsOut(verified), errors, rows: plan.rows, announced, holds: new Set(Object.keys(plan.state.holds)), checks: samples };
   } finally {
     await lock?.release();
   }
+}
+
+async function cycleChecks(deps: WatchdogDeps): Promise<CheckResults> {
+  if (deps.checks) return deps.checks.current();
+  if (!deps.config.services.some((s) => s.checks.length > 0)) return new Map();
+  const { runAllChecks } = await import('../adapters/checks.js');
+  return runAllChecks(deps.config.services);
+}
+
+/** One sample per check run, for metrics; a failing check is logged at debug (the change line
+ *  names it when it moves a VIP). */
+function checkSamples(deps: WatchdogDeps, results: CheckResults): CheckSample[] {
+  const out: CheckSample[] = [];
+  for (const s of deps.config.services) {
+    s.checks.forEach((c, i) => {
+      const o = results.get(s.name)?.[i];
+      if (!o) return;
+      out.push({ service: s.name, check: checkLabel(c), type: c.type, ok: o.ok, seconds: o.ms / 1000 });
+      if (!o.ok) deps.log.debug({ service: s.name, check: checkLabel(c) }, `check ${checkLabel(c)} of ${s.name} failed: ${o.detail}`);
+    });
+  }
+  return out;
 }
 
 /** Run one cycle and, when watchdog.metrics_file is set, write its metrics atomically (also when
@@ -175,6 +215,7 @@ export async function cycleWithMetrics(deps: WatchdogDeps): Promise<CycleResult>
         durationMs: performance.now() - t0,
         exitCode: r ? r.code : failedExit,
         errors: r ? r.errors.length : 1,
+        checks: r?.checks ?? [],
       });
       try {
         const { writeFileAtomically } = await import('../adapters/state.js');
@@ -200,9 +241,20 @@ export interface LoopOptions {
   reload: () => Promise<WatchdogDeps>;
 }
 
+/** The daemon's host health checks: each on its own interval (default the daemon's period); a
+ *  change of verdict requests a cycle at once. Without checks, deps as they are. */
+async function scheduledChecks(deps: WatchdogDeps, periodMs: number, requestCycle: () => void): Promise<{ deps: WatchdogDeps; stop: () => void }> {
+  if (!deps.config.services.some((s) => s.checks.length > 0)) return { deps, stop: () => undefined };
+  const { scheduleChecks } = await import('../adapters/checks.js');
+  const wd = deps.config.watchdog;
+  const s = scheduleChecks(deps.config.services, { defaultIntervalMs: Math.max(1, periodMs), onChange: requestCycle, confirm: Math.max(wd.rise, wd.fall) - 1 });
+  return { deps: { ...deps, checks: { current: async () => s.results() } }, stop: () => s.stop() };
+}
+
 /**
  * Daemon mode: cycles back to back on a fixed period or a cron schedule (seconds allowed); a cycle
- * never overlaps the next. SIGTERM/SIGINT finish the running cycle and exit 0; SIGHUP reloads the
+ * never overlaps the next; a host health check whose verdict changes starts one at once (each
+ * check runs on its own interval, see scheduledChecks). SIGTERM/SIGINT finish the running cycle and exit 0; SIGHUP reloads the
  * config before the next cycle (a bad config is logged and the old one kept).
  */
 export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Promise<number> {
@@ -220,18 +272,33 @@ export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Prom
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
   process.on('SIGHUP', onHup);
+  // A cycle wanted before the next slot (a host health check changed): the wait ends at once, or
+  // the next wait is skipped when it comes during a cycle.
+  let requested = false;
+  const requestCycle = () => {
+    requested = true;
+    wake();
+  };
   let cron: { next(): { getTime(): number } } | null = null;
+  let periodMs = opts.everyMs ?? 0;
   if (opts.schedule) {
     const { CronExpressionParser } = await import('../adapters/cronexpr.js');
     cron = CronExpressionParser.parse(opts.schedule, { currentDate: deps.clock.now() });
+    const probe = CronExpressionParser.parse(opts.schedule, { currentDate: deps.clock.now() });
+    periodMs = -probe.next().getTime() + probe.next().getTime(); // a check's default interval
   }
+  let checks = await scheduledChecks(deps, periodMs, requestCycle);
+  deps = checks.deps;
   deps.log.info({ every: opts.everyMs, schedule: opts.schedule }, `watchdog running ${opts.schedule ? `on schedule "${opts.schedule}"` : `every ${opts.everyMs} ms`}`);
   try {
     while (!stopping) {
       if (reloading) {
         reloading = false;
         try {
-          deps = await opts.reload();
+          const fresh = await opts.reload();
+          checks.stop();
+          checks = await scheduledChecks(fresh, periodMs, requestCycle);
+          deps = checks.deps;
           deps.log.info({}, `configuration reloaded from ${deps.config.source}`);
         } catch (e) {
           deps.log.error({}, `reload failed, keeping the previous configuration: ${(e as Error).message}`);
@@ -251,7 +318,7 @@ export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Prom
         next = cron.next().getTime();
         while (next <= Date.now()) next = cron.next().getTime(); // skip slots a slow cycle missed
       } else next = started + opts.everyMs!;
-      const wait = Math.max(0, next - Date.now());
+      const wait = requested ? 0 : Math.max(0, next - Date.now());
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, wait);
         wake = () => {
@@ -259,8 +326,10 @@ export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Prom
           resolve();
         };
       });
+      requested = false; // the cycle about to run serves every request made until now
     }
   } finally {
+    checks.stop();
     process.off('SIGTERM', onStop);
     process.off('SIGINT', onStop);
     process.off('SIGHUP', onHup);

@@ -65,6 +65,20 @@ export function crossCheck(data: unknown): Problem[] {
         message: `restore_realservers (${restore}) must be >= min_realservers (${min})`,
       });
     }
+    // Host health checks: a check list nothing reads, or a live_from with nothing to read, is a typo
+    const from = s.live_from ?? 'ipvs';
+    const checks = Array.isArray(s.checks) ? s.checks : [];
+    if ((from === 'checks' || from === 'both') && checks.length === 0) {
+      out.push({ path: ['services', i, 'checks'], message: `live_from: ${from} needs at least one check` });
+    }
+    if (from === 'ipvs' && checks.length > 0) {
+      out.push({ path: ['services', i, 'live_from'], message: 'checks are listed but live_from is ipvs (the default), so they would never count: set live_from: checks or both' });
+    }
+    if (from === 'checks') {
+      for (const k of ['min_realservers', 'restore_realservers'] as const) {
+        if (s[k] !== undefined) out.push({ path: ['services', i, k], message: `${k} counts IPVS real servers; with live_from: checks the service is live (1) when all its checks pass, else 0` });
+      }
+    }
     const top = base + prefer.length - 1;
     if (prefer.length > 0 && top > MAX_PREPEND) {
       out.push({ path: ['services', i, 'prefer'], message: `prepend.base + last rank = ${top} prepends, over the limit of ${MAX_PREPEND}` });

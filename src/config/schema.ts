@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { checkDuration } from '../core/duration.js';
 import { looksLikeAddress, normalisePrefix, parseAddress, vipAddressProblem, vipPrefixProblem } from '../core/prefix.js';
 import { printable } from '../core/text.js';
+import { isValidName } from '../core/dnsmsg.js';
 
 /** Highest total prepend count (base + last rank) accepted; longer AS paths only hide typos. */
 export const MAX_PREPEND = 16;
@@ -99,6 +100,71 @@ const realServerRef = z.string().transform((v, ctx) => {
   return { address: a.address, port };
 });
 
+/** "host:port" or "[ipv6]:port" of a tcp check: the port is required (no default fits every service). */
+const tcpTarget = z.string().transform((v, ctx) => {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(v) ?? /^([^:]+):(\d+)$/.exec(v);
+  const port = m ? Number(m[2]) : NaN;
+  const a = m ? parseAddress(m[1]!) : null;
+  if (!m || !a || !Number.isInteger(port) || port < 1 || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: `invalid target "${printable(v)}" (expected "ip:port" or "[ipv6]:port")` });
+    return z.NEVER;
+  }
+  return { host: a.address, port };
+});
+
+/** An http(s) URL a check can GET: the URL parser's verdict, http or https only, no credentials
+ *  (they would land in logs and metrics labels). */
+const checkUrl = z.string().superRefine((v, ctx) => {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `invalid URL "${printable(v)}"` });
+    return;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: `"${printable(v)}": only http:// and https:// URLs can be checked` });
+  if (u.username || u.password) ctx.addIssue({ code: 'custom', message: `"${printable(v)}": no credentials in the URL (they would show in logs and metrics)` });
+});
+
+/** Fields every check has: a timeout always (a check that can hang would stall a cron cycle), and
+ *  in the daemon its own interval (default: the daemon's period). */
+const requiredDuration = z.unknown().transform((v, ctx) => {
+  const r = v === undefined ? { problem: 'is required' } : checkDuration(v);
+  if ('problem' in r) {
+    ctx.addIssue({ code: 'custom', message: r.problem });
+    return z.NEVER;
+  }
+  return r.ms;
+});
+const checkCommon = { timeout: requiredDuration, interval: duration.optional() };
+
+/** Host health checks (SPEC "Host health checks"): how a service is live without IPVS. */
+export const checkSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('http'),
+    url: checkUrl,
+    /** a substring the body must contain (first 64 KiB) */
+    expect: z.string().min(1).optional(),
+    /** PEM file of the CA that signs an https URL's certificate (instead of the system's) */
+    ca: z.string().min(1).optional(),
+    ...checkCommon,
+  }),
+  z.strictObject({ type: z.literal('tcp'), target: tcpTarget, ...checkCommon }),
+  z.strictObject({
+    type: z.literal('dns'),
+    server: dnsServer,
+    name: z.string().refine(isValidName, 'not a valid DNS name'),
+    qtype: z.enum(['A', 'AAAA']).default('A'),
+    ...checkCommon,
+  }),
+  z.strictObject({
+    type: z.literal('exec'),
+    // absolute: cron and systemd run with a minimal PATH, and no shell ever reads this
+    argv: z.tuple([z.string().regex(/^\//, 'argv[0] must be an absolute path (no shell, no PATH lookup)')], z.string()),
+    ...checkCommon,
+  }),
+]);
+
 const service = z.strictObject({
   name: z
     .string()
@@ -107,6 +173,9 @@ const service = z.strictObject({
   prefer: z.array(dcName).min(1, 'prefer needs at least one DC'),
   min_realservers: z.number().int().min(0).default(1),
   restore_realservers: z.number().int().min(0).optional(),
+  /** where the service's liveness comes from: IPVS real servers, its checks, or both */
+  live_from: z.enum(['ipvs', 'checks', 'both']).default('ipvs'),
+  checks: z.array(checkSchema).default([]),
 });
 
 export const configSchema = z
@@ -177,3 +246,4 @@ export const configSchema = z
 export type ConfigInput = z.input<typeof configSchema>;
 export type RawConfig = z.output<typeof configSchema>;
 export type ServiceConfig = RawConfig['services'][number];
+export type CheckConfig = ServiceConfig['checks'][number];

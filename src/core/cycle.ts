@@ -6,6 +6,7 @@
 // (policy.ts), holds, the per-VIP state machine (decide.ts), what this tool announced and must
 // not orphan.
 import { decide, type Policy as DecidePolicy } from './decide.js';
+import { liveText, vipLive, type CheckResults } from './checks.js';
 import { VipError } from './errors.js';
 import type { IpvsTable } from './ipvs.js';
 import { ipvsVips, liveCounts, type LiveCount } from './live.js';
@@ -20,8 +21,11 @@ export interface CycleInput {
   config: CycleConfig;
   /** the services' answers, fresh or from the cache; a service missing here is unresolved */
   resolved: ResolvedName[];
-  /** the parsed table, or why it could not be read (malformed, missing, timed out) */
-  ipvs: IpvsTable | VipError;
+  /** the parsed table, or why it could not be read (malformed, missing, timed out); null when no
+   *  service's liveness comes from IPVS (core/checks.ts needsIpvs), so it was not read */
+  ipvs: IpvsTable | VipError | null;
+  /** the services' host health check outcomes (live_from: checks | both); absent: none */
+  checks?: CheckResults;
   running: RunningBgp;
   state: State;
   now: Date;
@@ -33,8 +37,11 @@ export interface CycleRow {
   names: string[];
   action: 'add' | 'delete' | 'none';
   why: string;
-  /** live real servers as believed this cycle (null: IPVS not read or not believed) */
+  /** live real servers as believed this cycle (null: IPVS not read or not believed); for a
+   *  service with live_from checks/both, the combination of core/checks.ts vipLive */
   live: number | null;
+  /** the failing host health checks behind the VIP, "LABEL: why" (absent: none use checks) */
+  failing?: string[];
   state: WatchdogStateName;
   /** route-map announced with (add) or configured (delete, none) */
   routeMap: string | null;
@@ -85,7 +92,9 @@ export function planCycle(input: CycleInput): CyclePlan {
   let trust: IpvsTrust | undefined = state.ipvs;
   // a table believed after `settle` doubted cycles has served the per-VIP settle time too
   let settled = false;
-  if (input.ipvs instanceof VipError) {
+  if (input.ipvs === null) {
+    // no service reads IPVS (live_from: checks): nothing to believe or doubt, the trust stays
+  } else if (input.ipvs instanceof VipError) {
     errors.push(input.ipvs);
     events.push({ level: 'error', fields: { code: input.ipvs.code }, msg: `${input.ipvs.message}; changing nothing (fail static)` });
   } else {
@@ -134,8 +143,12 @@ export function planCycle(input: CycleInput): CyclePlan {
       )
     : null;
 
+  // whether counting may go on: IPVS believed, or not needed at all
+  const ipvsKnown = table !== null || input.ipvs === null;
+  const services = new Map(config.services.map((s) => [s.name, s]));
+  const checkResults: CheckResults = input.checks ?? new Map();
   const rows: CycleRow[] = [];
-  const nextWatchdog: Record<string, WatchdogVipState> = table ? {} : { ...state.watchdog };
+  const nextWatchdog: Record<string, WatchdogVipState> = ipvsKnown ? {} : { ...state.watchdog };
   const since = (p: string, s: WatchdogStateName) => (state.watchdog[p]?.state === s ? state.watchdog[p]!.since : now.toISOString());
   const held = (p: string) => Object.hasOwn(state.holds, p);
   const demote = wd.down_action === 'demote';
@@ -164,9 +177,11 @@ export function planCycle(input: CycleInput): CyclePlan {
     const p = t.vip.prefix;
     const prev = state.watchdog[p];
     let live: number | null = null;
-    let services = prev?.services;
+    let ipvsServices = prev?.services;
     let gone: number | undefined;
-    if (counts) {
+    const claimants = t.names.flatMap((n) => services.get(n) ?? []);
+    const usesIpvs = claimants.length === 0 || claimants.some((s) => s.live_from !== 'checks');
+    if (counts && usesIpvs) {
       const c = counts.get(t.vip.address) ?? { live: 0, services: 0 };
       if (c.services === 0 && (prev?.services ?? 0) > 0 && (prev?.gone ?? 0) < settle && !settled) {
         gone = (prev?.gone ?? 0) + 1;
@@ -179,15 +194,17 @@ export function planCycle(input: CycleInput): CyclePlan {
         warn(err.message, { vip: t.vip.address, code: err.code });
       } else {
         live = c.live;
-        services = c.services;
+        ipvsServices = c.services;
       }
     }
+    const lv = vipLive(claimants, live, checkResults);
+    live = lv.live;
     const policy: DecidePolicy = { min: t.thresholds.min, restore: t.thresholds.restore, rise: wd.rise, fall: wd.fall };
     const rm = conf.get(p) ?? null;
     // a demoted VIP (announced with VIP-DRAIN) is on the down side: restoring it is an add
     const d = decide(prev, { live, held: held(p), configured: conf.has(p) && rm !== DRAIN_ROUTE_MAP }, policy);
     let change: Pick<CycleRow, 'action' | 'why' | 'routeMap' | 'line'>;
-    const counted = `${d.next.live ?? 0} realservers available behind ${t.vip.address}`;
+    const counted = liveText(t.vip.address, lv);
     if (held(p)) change = holdChange(t.vip, p);
     else if (d.action === 'add') change = { action: 'add', why: d.why, routeMap: t.routeMap, line: `${counted} > add route` };
     else if (d.action === 'delete' && demote && canDrain) {
@@ -208,13 +225,14 @@ export function planCycle(input: CycleInput): CyclePlan {
       events.push({ level: 'error', fields: { vip: t.vip.address, code: err.code }, msg: err.message });
       change = { action: 'none', why: `route-map ${change.routeMap} missing`, routeMap: rm };
     }
-    const row: CycleRow = { vip: t.vip, names: t.names, live: d.next.live, state: d.next.state, ...change };
+    const row: CycleRow = { vip: t.vip, names: t.names, live: d.next.live, state: d.next.state, ...change, ...(lv.usesChecks ? { failing: lv.failing } : {}) };
     rows.push(row);
     nextWatchdog[p] = {
       ...d.next,
       since: since(p, d.next.state),
-      ...(services !== undefined ? { services } : {}),
+      ...(ipvsServices !== undefined ? { services: ipvsServices } : {}),
       ...(gone !== undefined ? { gone } : {}),
+      ...(lv.usesChecks && lv.failing.length > 0 ? { failing: lv.failing } : {}),
     };
   }
 
@@ -231,7 +249,7 @@ export function planCycle(input: CycleInput): CyclePlan {
   let unresolvedSaid = false;
   for (const [p, a] of Object.entries(announced)) {
     if (isTarget(p) || a.source === 'literal' || !conf.has(p) || held(p) || !inside(p)) continue;
-    if (!table) continue; // counting pauses while IPVS is not believed (nextWatchdog kept everything)
+    if (!ipvsKnown) continue; // counting pauses while IPVS is not believed (nextWatchdog kept everything)
     if (policy.unresolved.length > 0) {
       if (!unresolvedSaid) warn(`${policy.unresolved.join(', ')} did not resolve: VIPs no longer in the policy are left as they are this cycle`);
       unresolvedSaid = true;
@@ -262,7 +280,7 @@ export function planCycle(input: CycleInput): CyclePlan {
     if (r.action === 'none' || bad.has(r.vip.prefix)) continue;
     events.push({
       level: 'info',
-      fields: { vip: r.vip.address, prefix: r.vip.prefix, action: r.action, live: r.live, service: r.names.join(','), dc: config.dc, reason: r.why },
+      fields: { vip: r.vip.address, prefix: r.vip.prefix, action: r.action, live: r.live, service: r.names.join(','), dc: config.dc, reason: r.why, ...(r.failing?.length ? { checks: r.failing.join('; ') } : {}) },
       msg: r.line!,
     });
   }

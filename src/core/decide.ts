@@ -2,7 +2,7 @@
 import type { WatchdogStateName, WatchdogVipState } from './types.js';
 
 export interface Observation {
-  /** live real servers, or null when IPVS could not be read (fail static) */
+  /** live real servers (or a service's check verdict, core/checks.ts), or null when not known: fail static */
   live: number | null;
   /** a maintenance hold exists for this VIP */
   held: boolean;
@@ -36,7 +36,7 @@ export function decide(previous: Pick<WatchdogVipState, 'state' | 'count'> | und
     return { next: { state: 'held', count: 0, live: obs.live }, action: obs.configured ? 'delete' : 'none', why: 'held for maintenance' };
   }
   if (obs.live === null) {
-    return { next: { state: 'unknown', count: 0, live: null }, action: 'none', why: 'IPVS unreadable' };
+    return { next: { state: 'unknown', count: 0, live: null }, action: 'none', why: 'liveness unknown (IPVS not read or not believed, or a check not run yet)' };
   }
   const live = obs.live;
   if (obs.configured) {

@@ -11,6 +11,18 @@ export interface CycleMetrics {
   durationMs: number;
   exitCode: number;
   errors: number;
+  /** host health checks the cycle decided on (absent or empty: none configured) */
+  checks?: CheckSample[];
+}
+
+/** One host health check's latest outcome. */
+export interface CheckSample {
+  service: string;
+  /** core/checks.ts checkLabel */
+  check: string;
+  type: string;
+  ok: boolean;
+  seconds: number;
 }
 
 const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
@@ -38,5 +50,10 @@ export function formatMetrics(m: CycleMetrics): string {
   metric('vip_mgmt_watchdog_duration_seconds', 'wall time of the last watchdog cycle', [[{}, m.durationMs / 1000]]);
   metric('vip_mgmt_watchdog_errors', 'errors in the last watchdog cycle', [[{}, m.errors]]);
   metric('vip_mgmt_watchdog_exit_code', 'exit code of the last watchdog cycle (0 = success)', [[{}, m.exitCode]]);
+  if (m.checks && m.checks.length > 0) {
+    const l = (c: CheckSample) => ({ service: c.service, type: c.type, check: c.check });
+    metric('vip_mgmt_check_success', '1 when the host health check passed at its last run', m.checks.map((c) => [l(c), c.ok ? 1 : 0]));
+    metric('vip_mgmt_check_duration_seconds', 'how long the last run of the host health check took', m.checks.map((c) => [l(c), c.seconds]));
+  }
   return `${out.join('\n')}\n`;
 }

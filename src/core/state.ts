@@ -36,6 +36,7 @@ const watchdogSchema = z.object({
   since: text,
   services: count.optional(),
   gone: count.optional(),
+  failing: z.array(text).optional(),
 });
 const dnsSchema = z.object({ addresses: z.array(address), chain: z.array(text), expires: text, fetched: text });
 const announcedSchema = z.object({ routeMap, source: z.enum(['service', 'discover', 'literal']), since: text });

@@ -19,6 +19,8 @@ export interface StatusRow {
   /** the watchdog's state; 'draining' (a graceful drain's first stage) and 'demoted' (announced
    *  with VIP-DRAIN by watchdog.down_action: demote) are read off the route-map */
   watchdog: WatchdogStateName | 'draining' | 'demoted';
+  /** the host health checks failing at the watchdog's last cycle, "LABEL: why" (absent: none) */
+  failing?: string[];
 }
 
 export interface StatusInput {
@@ -72,6 +74,7 @@ export function statusRows(input: StatusInput): StatusRow[] {
         threshold: live?.threshold ?? null,
         hold: hold ? { reason: hold.reason, by: hold.by, since: hold.since, ...(hold.drain ? { drainUntil: hold.drain.until } : {}) } : null,
         watchdog: configured.get(vip.prefix) === DRAIN_ROUTE_MAP ? (hold ? 'draining' : 'demoted') : hold ? 'held' : (wd?.state ?? 'unknown'),
+        ...(wd?.failing?.length ? { failing: wd.failing } : {}),
       };
     });
 }

@@ -100,6 +100,8 @@ export interface WatchdogVipState {
   /** consecutive cycles this VIP's virtual services (or, when it is no longer a target, the VIP
    *  itself) have been gone: not believed until it reaches watchdog.settle */
   gone?: number;
+  /** the host health checks failing at the last cycle, "LABEL: why" (status shows them) */
+  failing?: string[];
 }
 
 /** Why this tool announces a VIP: the desired-state journal, written before the speaker is touched.
