@@ -256,7 +256,7 @@ describe('keepalived restarted under the watchdog daemon (VM): the router never 
     const periods = inLoop.slice(1).map((c, k) => c.t - inLoop[k]!.t);
     console.log(`# daemon cycles during the loop: ${loop.cycles} (one every ${pct(periods, 50)} ms median, ${Math.max(...periods)} ms worst); not believing the table or a VIP: ${rs.reduce((a, x) => a + x.doubted, 0)} (per restart ${stats(rs.map((x) => x.doubted))}); believing a VIP falling (a half-built table read as too few live real servers): ${loop.falling}`);
     const worst = Math.max(...rs.map((x) => x.doubted));
-    console.log(`# margin: the worst restart was doubted ${worst} cycle(s); an empty table is believed after settle = ${DEFAULTS.settle} and withdrawn fall = ${DEFAULTS.fall} cycles later, so a withdrawal needs ${DEFAULTS.settle + DEFAULTS.fall} cycles in a row without keepalived's services`);
+    console.log(`# margin: the worst restart was doubted ${worst} cycle(s); an empty table is believed after settle = ${DEFAULTS.settle} and withdrawn fall = ${DEFAULTS.fall} cycles later, so a withdrawal needs ${DEFAULTS.settle + DEFAULTS.fall} cycles in a row without keepalived's services; restarts with a cycle believing a VIP falling (fall = ${DEFAULTS.fall} absorbed it): ${rs.filter((x) => x.reasons.some((y) => /^falling/.test(y))).map((x) => `#${x.i} [${x.shapes.join(' -> ')}]`).join(', ') || 'none'}`);
     assert.equal(rs.length, RESTARTS);
     // keepalived clears its virtual services on stop: every restart must have put the rule to work
     assert.ok(rs.every((x) => x.shapes.includes('empty')), `a restart without an empty table:\n${ctx}`);

@@ -329,11 +329,14 @@ async function main(): Promise<void> {
     }
     const startToBackMs = Math.round(performance.now() - tStart);
     const back = now();
-    await sleep(IPVS_POLL_MS * 2); // let the table poller record the full table
+    // the table poller records the full table too (a moment later under load)
+    const isFull = (s: Omit<IpvsShape, 't'> | undefined) => s?.services === FULL.services && s.live === FULL.reals;
+    for (const stop = performance.now() + 10_000; !isFull(shapes.at(-1)) && performance.now() < stop; ) await sleep(IPVS_POLL_MS);
+    const fullAt = Math.max(back, shapes.at(-1)!.t);
     await waitCycles(CYCLES, back);
     const end = cycles.filter((c) => c.t > back)[CYCLES - 1]!.t;
     // the table's shapes from the SIGTERM to the services back, and how long each lasted
-    const within = shapes.filter((s) => s.t >= t && s.t <= back + IPVS_POLL_MS * 2);
+    const within = shapes.filter((s) => s.t >= t && s.t <= fullAt);
     const before = shapes.filter((s) => s.t < t).at(-1);
     const seq = [...(before ? [before] : []), ...within];
     let emptyMs = 0;
