@@ -202,7 +202,14 @@ export function planCycle(input: CycleInput): CyclePlan {
     const policy: DecidePolicy = { min: t.thresholds.min, restore: t.thresholds.restore, rise: wd.rise, fall: wd.fall };
     const rm = conf.get(p) ?? null;
     // a demoted VIP (announced with VIP-DRAIN) is on the down side: restoring it is an add
-    const d = decide(prev, { live, held: held(p), configured: conf.has(p) && rm !== DRAIN_ROUTE_MAP }, policy);
+    const decided = decide(prev, { live, held: held(p), configured: conf.has(p) && rm !== DRAIN_ROUTE_MAP }, policy);
+    // say which input was not trusted, not only that liveness is unknown
+    const unknownWhy =
+      gone !== undefined ? `virtual services vanished, not believed (${gone}/${settle})`
+      : usesIpvs && input.ipvs instanceof VipError ? 'IPVS unreadable'
+      : usesIpvs && counts === null && !(input.ipvs instanceof VipError) ? 'IPVS table not believed'
+      : null;
+    const d = live === null && !held(p) && unknownWhy ? { ...decided, why: unknownWhy } : decided;
     let change: Pick<CycleRow, 'action' | 'why' | 'routeMap' | 'line'>;
     const counted = liveText(t.vip.address, lv);
     if (held(p)) change = holdChange(t.vip, p);

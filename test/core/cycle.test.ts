@@ -242,3 +242,18 @@ test('a graceful drain: VIP-DRAIN until its deadline, whatever IPVS says; then w
   assert.deepEqual(sim.steps([healthy, healthy]), ['delete 192.0.2.1/32', '-']);
   assert.deepEqual(sim.state.holds['192.0.2.1/32'], { reason: 'kernel', by: 'alice', since: 'x', names: ['web.tld'] });
 });
+
+test('the reason of a frozen VIP names the input not trusted', () => {
+  const sim = new Sim(config());
+  sim.steps([healthy, healthy]);
+  const reason = (table: IpvsTable | VipError) => {
+    sim.t += 60_000;
+    const plan = planCycle({ config: sim.cfg, resolved: answers, ipvs: table, running: sim.running(), state: sim.state, now: new Date(sim.t) });
+    sim.state = plan.state;
+    return plan.rows.find((r) => r.vip.prefix === '192.0.2.1/32')!.why;
+  };
+  assert.equal(reason(new VipError('VIP_E_IPVS_UNREADABLE', 'x')), 'IPVS unreadable');
+  assert.equal(reason(ipvs({})), 'IPVS table not believed');
+  sim.steps([healthy]);
+  assert.equal(reason(ipvs({ '192.0.2.2': [1, 1], '192.0.2.3': [1] })), 'virtual services vanished, not believed (1/2)');
+});
