@@ -4,14 +4,16 @@
 // Claiming happens under the run lock (the state store's, see state.ts): two daemons starting at once
 // would otherwise both see no live daemon and both write the file. The file is written by the same
 // atomic writer as state.json (random temp name opened O_EXCL|O_NOFOLLOW, mode 0600, fsync, rename)
-// and read without following a symlink. Which process counts as the daemon is core/pidfile.ts's rule.
+// and read without following a symlink. Which process counts as the daemon is core/pidfile.ts's rule;
+// it is what makes reading safe without checking state_dir's owner and mode first: a planted file
+// could at most name a real watchdog daemon. Finding and signalling load nothing else (state.ts
+// brings the schema library): --now is what keepalived runs, and its time to the router counts.
 import { constants } from 'node:fs';
 import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VipError } from '../core/errors.js';
 import { checkDaemon, formatPidRecord, parsePidRecord, startTimeOf, type PidRecord, type ProcView } from '../core/pidfile.js';
 import type { StateStore } from '../core/types.js';
-import { safeDir, writeAtomic } from './state.js';
 
 export const PID_FILE = 'watchdog.pid';
 /** How long a starting daemon waits for the run lock (an operator's -a/-d) before giving up, exit 75. */
@@ -70,8 +72,7 @@ async function readPidText(file: string): Promise<string | null> {
 /** The live watchdog daemon of state_dir `dir`, or why there is none. */
 export async function findDaemon(dir: string): Promise<DaemonFound> {
   const file = join(dir, PID_FILE);
-  if (!(await safeDir(dir, false))) return { file, present: false, live: false, record: null, why: `state_dir ${dir} does not exist` };
-  const text = await readPidText(file);
+  const text = await readPidText(file); // no state_dir: ENOENT too
   if (text === null) return { file, present: false, live: false, record: null, why: `no pid file ${file}` };
   const record = parsePidRecord(text);
   if (!record) return { file, present: true, live: false, record: null, why: `${file} is not a pid file vip-mgmt wrote` };
@@ -106,7 +107,8 @@ async function ownRecord(): Promise<PidRecord> {
  */
 export async function claimPidFile(dir: string, store: StateStore, opts: { waitMs?: number } = {}): Promise<PidClaim> {
   const file = join(dir, PID_FILE);
-  const lock = await store.lock({ waitMs: opts.waitMs ?? CLAIM_WAIT_MS });
+  const { writeAtomic } = await import('./state.js');
+  const lock = await store.lock({ waitMs: opts.waitMs ?? CLAIM_WAIT_MS }); // also checks state_dir is safe
   try {
     const found = await findDaemon(dir);
     if (found.live && found.record.pid !== process.pid) {

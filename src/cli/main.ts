@@ -192,6 +192,10 @@ keepalived's own retry/delay_before_retry already confirm a failure. In keepaliv
     )
     .action(async (o: { every?: string; schedule?: string; now?: boolean }, cmd: Command) =>
       run(async (g) => {
+        if (o.now) {
+          const { watchdogNowCommand } = await import('./watchdog-now.js');
+          return watchdogNowCommand(g, o);
+        }
         const { watchdogCommand } = await import('./watchdog-cmd.js');
         return watchdogCommand(g, o);
       }, cmd),

@@ -1,10 +1,10 @@
-// Wiring of `vip-mgmt watchdog`: builds the deps (and rebuilds them on SIGHUP), then one cycle, the
-// daemon loop (with its pid file), or --now (signal the daemon, else one cycle here).
+// Wiring of `vip-mgmt watchdog`: builds the deps (and rebuilds them on SIGHUP), then one cycle or the
+// daemon loop (with its pid file). --now is watchdog-now.ts, which comes here when no daemon runs.
 import { VipError } from '../core/errors.js';
 import { checkDuration } from '../core/duration.js';
 import type { Config } from '../config/load.js';
 import type { GlobalOptions } from './context.js';
-import { makeDeps, makeIpvsPort, makeOutput } from './deps.js';
+import { makeDeps, makeIpvsPort } from './deps.js';
 import { cycleWithMetrics, printCycle, watchdogLoop, type LoopOptions, type WatchdogDeps } from './watchdog.js';
 
 type BuiltDeps = WatchdogDeps & { log: { flush(): Promise<void> } };
@@ -14,10 +14,7 @@ async function build(g: GlobalOptions, config?: Config): Promise<BuiltDeps> {
   return { ...deps, ipvs: await makeIpvsPort(deps.config) };
 }
 
-export async function watchdogCommand(g: GlobalOptions, o: { every?: string; schedule?: string; now?: boolean }): Promise<number> {
-  if (o.now && (o.every || o.schedule)) {
-    throw new VipError('VIP_E_USAGE', `--now asks the running daemon for one cycle (or runs one here); it does not go with ${o.every ? '--every' : '--schedule'}, which starts a daemon`);
-  }
+export async function watchdogCommand(g: GlobalOptions, o: { every?: string; schedule?: string }): Promise<number> {
   if (o.every && o.schedule) throw new VipError('VIP_E_USAGE', 'use either --every or --schedule, not both');
   let everyMs: number | undefined;
   if (o.every) {
@@ -33,7 +30,6 @@ export async function watchdogCommand(g: GlobalOptions, o: { every?: string; sch
       throw new VipError('VIP_E_USAGE', `--schedule: invalid cron expression "${o.schedule}": ${(e as Error).message}`);
     }
   }
-  if (o.now) return now(g);
   const deps = await build(g);
   try {
     if (everyMs || o.schedule) return await daemon(g, deps, { everyMs, schedule: o.schedule, reload: () => build(g) });
@@ -69,30 +65,12 @@ async function daemon(g: GlobalOptions, deps: WatchdogDeps, loop: LoopOptions): 
   }
 }
 
-/**
- * --now: make the daemon of this state_dir run a cycle at once (SIGUSR1), or, when no daemon runs,
- * run one cycle here as plain `watchdog` does. Only the config's state_dir is needed to find the
- * daemon, so the adapters are built only when the cycle runs here. --dry-run never signals (the
- * daemon would act): it shows what one cycle would do.
- */
-async function now(g: GlobalOptions): Promise<number> {
-  const [{ loadConfig }, { findDaemon, signalDaemon }] = await Promise.all([import('../config/load.js'), import('../adapters/pidfile.js')]);
-  const config = await loadConfig(g.config);
-  const found = await findDaemon(config.state_dir);
-  let said = found.live ? '' : `no watchdog daemon runs (${found.why}): running one cycle here`;
-  if (found.live) {
-    const { pid, since } = found.record;
-    if (g.dryRun) said = `--dry-run: watchdog daemon pid ${pid} is not signalled (it would act); showing what one cycle would do`;
-    else if (signalDaemon(found.record)) {
-      const out = makeOutput();
-      if (g.json) out.json({ signalled: { pid, since, pidFile: found.file } });
-      else out.data(`watchdog daemon pid ${pid} (running since ${since}) signalled: it runs a cycle now`);
-      return 0;
-    } else said = `watchdog daemon pid ${pid} exited just now: running one cycle here`;
-  }
+/** One cycle with a config already loaded, after logging NOTE (why it runs here): `watchdog --now`
+ *  when no daemon is there to signal. */
+export async function oneCycleCommand(g: GlobalOptions, config: Config, note: string): Promise<number> {
   const deps = await build(g, config);
   try {
-    deps.log.info({ pidFile: found.file }, said);
+    deps.log.info({}, note);
     return await oneCycle(deps);
   } finally {
     await deps.log.flush();

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { checkDuration } from '../core/duration.js';
 import { looksLikeAddress, normalisePrefix, parseAddress, vipAddressProblem, vipPrefixProblem } from '../core/prefix.js';
 import { printable } from '../core/text.js';
+import { DEFAULT_STATE_DIR } from './paths.js';
 
 /** Highest total prepend count (base + last rank) accepted; longer AS paths only hide typos. */
 export const MAX_PREPEND = 16;
@@ -152,7 +153,7 @@ export const configSchema = z
         restore_realservers: z.number().int().min(0).optional(),
       })
       .prefault({}),
-    state_dir: z.string().default('/var/lib/vip-mgmt'),
+    state_dir: z.string().default(DEFAULT_STATE_DIR),
     log: z
       .strictObject({
         syslog: z.boolean().default(true),
