@@ -250,7 +250,8 @@ export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Prom
       const wait = requested ? 0 : Math.min(dueAt, retryAt) - Date.now();
       if (wait > 0) {
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, wait);
+          // setTimeout fires at once past 2^31-1 ms (a yearly schedule): wake early and look again
+          const t = setTimeout(resolve, Math.min(wait, 2 ** 31 - 1));
           wake = () => {
             clearTimeout(t);
             resolve();
