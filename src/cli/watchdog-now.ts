@@ -2,9 +2,10 @@
 //
 // keepalived runs it on every real server change and the point is the time to the router, so the
 // signal path loads only js-yaml (for state_dir) and the pid file adapter: no schema library, logger
-// or speaker (they were ~100 ms of a ~250 ms run). Only when the cycle runs here is the config fully
-// loaded and checked, as plain `watchdog` does.
+// or speaker (zod and pino alone take ~100 ms to load, about what Node's own start costs). Only when
+// the cycle runs here is the config fully loaded and checked, as plain `watchdog` does.
 import { VipError } from '../core/errors.js';
+import { printable } from '../core/text.js';
 import type { GlobalOptions } from './context.js';
 
 export async function watchdogNowCommand(g: GlobalOptions, o: { every?: string; schedule?: string }): Promise<number> {
@@ -21,7 +22,7 @@ export async function watchdogNowCommand(g: GlobalOptions, o: { every?: string; 
     // the daemon would act: --dry-run shows what one cycle would do, here
     if (g.dryRun) return `--dry-run: watchdog daemon pid ${pid} is not signalled (it would act); showing what one cycle would do`;
     if (!signalDaemon(found.record)) return `watchdog daemon pid ${pid} exited just now: running one cycle here`;
-    const out = g.json ? `${JSON.stringify({ signalled: { pid, since, pidFile: found.file } }, null, 2)}\n` : `watchdog daemon pid ${pid} (running since ${since}) signalled: it runs a cycle now\n`;
+    const out = g.json ? `${JSON.stringify({ signalled: { pid, since, pidFile: found.file } }, null, 2)}\n` : `watchdog daemon pid ${pid} (running since ${printable(since)}) signalled: it runs a cycle now\n`;
     process.stdout.write(out);
     return null;
   };
