@@ -24,9 +24,12 @@ const tmp = async () => {
   return join(d, 'state'); // created by the claim (0700), as the daemon does
 };
 
-/** A live `sleep 300`, or with `impostor` a bash whose command line reads like a vip-mgmt watchdog's. */
+/** A live `sleep 300`, or with `impostor` a bash whose command line reads like a vip-mgmt watchdog's
+ *  (it waits in the read builtin on a pipe we never write: no child of its own to outlive it). */
 async function live(impostor: boolean): Promise<ChildProcess> {
-  const c = impostor ? spawn('bash', ['-c', 'sleep 300; :', '/usr/bin/vip-mgmt', 'watchdog'], { stdio: 'ignore' }) : spawn('sleep', ['300'], { stdio: 'ignore' });
+  const c = impostor
+    ? spawn('bash', ['-c', 'read -t 300; :', '/usr/bin/vip-mgmt', 'watchdog'], { stdio: ['pipe', 'ignore', 'ignore'] })
+    : spawn('sleep', ['300'], { stdio: 'ignore' });
   kids.push(c);
   // until exec has happened and /proc shows the final command line
   for (let i = 0; i < 100; i++) {

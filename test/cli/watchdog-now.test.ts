@@ -19,8 +19,9 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'vip-now-'));
   await mkdir(join(dir, 'state'), { mode: 0o700 });
   got = join(dir, 'got');
-  // the trap runs between two short sleeps: a SIGUSR1 shows up in GOT within ~0.1 s
-  stand = spawn('bash', ['-c', `trap 'echo USR1 >> "${got}"' USR1; while :; do sleep 0.05; done`, '/usr/bin/vip-mgmt', 'watchdog'], { stdio: 'ignore' });
+  // the trap runs between two short reads (a builtin, on a pipe we never write: no child process
+  // to outlive it): a SIGUSR1 shows up in GOT within ~0.1 s
+  stand = spawn('bash', ['-c', `trap 'echo USR1 >> "${got}"' USR1; while :; do read -t 0.05; done`, '/usr/bin/vip-mgmt', 'watchdog'], { stdio: ['pipe', 'ignore', 'ignore'] });
   await sleep(200);
   const start = startTimeOf(await readFile(`/proc/${stand.pid}/stat`, 'utf8'))!;
   await writeFile(join(dir, 'state', 'watchdog.pid'), formatPidRecord({ pid: stand.pid!, start, since: '2026-12-01T00:00:00.000Z' }), { mode: 0o600 });

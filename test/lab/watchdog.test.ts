@@ -308,7 +308,7 @@ describe('watchdog run rules and daemon on the host lab', { concurrency: false }
     // SIGUSR1's default action kills sleep and bash: a process still alive afterwards was not signalled
     const kids: ChildProcess[] = [];
     const live = async (argv: string[]) => {
-      const c = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+      const c = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'ignore', 'ignore'] });
       kids.push(c);
       await sleep(200); // exec done: /proc shows its own command line
       return c;
@@ -318,7 +318,9 @@ describe('watchdog run rules and daemon on the host lab', { concurrency: false }
       const gone = spawn('true');
       await new Promise((res) => gone.once('exit', res));
       const sleeper = await live(['sleep', '300']);
-      const lookalike = await live(['bash', '-c', 'sleep 300; :', BIN, 'watchdog']); // its command line passes, its start time does not
+      // its command line passes, its start time does not; the read builtin (on a pipe never written)
+      // leaves no child behind when it is killed
+      const lookalike = await live(['bash', '-c', 'read -t 300; :', BIN, 'watchdog']);
       const cases: [string, number, number, RegExp][] = [
         ['dead pid', gone.pid!, 1, new RegExp(`pid ${gone.pid} is not running`)],
         ['live sleep', sleeper.pid!, await startOf(sleeper.pid!), new RegExp(`pid ${sleeper.pid} is not a vip-mgmt watchdog \\(its command line: \\\\?"sleep 300`)],
