@@ -155,9 +155,9 @@ export async function withdrawAll(node: LabNode, asn: number, prefixes: string[]
   await node.vtysh(cmds).catch(() => undefined);
 }
 
-/** Spawned long-running child, killed by its own pid only. */
-export function spawnDaemon(argv: string[]): { child: ReturnType<typeof spawn>; output: () => string } {
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+/** Spawned long-running child (ENV added to this process's), killed by its own pid only. */
+export function spawnDaemon(argv: string[], env: Record<string, string> = {}): { child: ReturnType<typeof spawn>; output: () => string } {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } });
   let out = '';
   child.stdout!.on('data', (d) => (out = (out + d).slice(-50_000)));
   child.stderr!.on('data', (d) => (out = (out + d).slice(-50_000)));

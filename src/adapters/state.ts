@@ -468,8 +468,8 @@ function takenBy(cur: Seen | null): string {
 /** Check (and with `create`, make, mode 0700) the state_dir: a directory of the running uid that
  *  no group or other user can write, else anyone who can could forge holds or steal the lock.
  *  false: it does not exist (and create was not asked). stat, not lstat: a symlink to a safe
- *  directory is fine. */
-async function safeDir(dir: string, create: boolean): Promise<boolean> {
+ *  directory is fine. Throws VIP_E_STATE_UNSAFE / VIP_E_STATE_IO. */
+export async function safeDir(dir: string, create: boolean): Promise<boolean> {
   let s;
   try {
     s = await stat(dir);

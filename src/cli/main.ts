@@ -99,7 +99,7 @@ Examples:
   vip-mgmt render --dc par1 > /etc/frr/vip-mgmt.conf  this DC's FRR snippet
 
 Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavailable,
-7 partial, 10 render --check differs, 75 another run holds the lock.`,
+7 partial, 10 render --check differs, 75 another run holds the lock (or another watchdog daemon runs).`,
     )
     .action(async (_o, cmd: Command) => {
       const o = cmd.opts() as { add?: string[]; delete?: string[] } & ChangeFlags;
@@ -179,9 +179,10 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavai
 
   program
     .command('watchdog')
-    .description('withdraw or restore VIPs from their live IPVS real servers or host health checks: one cycle, or a daemon with --every/--schedule')
+    .description('withdraw or restore VIPs from their live IPVS real servers or host health checks: one cycle, a daemon with --every/--schedule, or --now')
     .option('--every <duration>', 'keep running, one cycle every DURATION (with its unit: 500ms, 2s, 1m)', durationArg())
     .option('--schedule <cron>', "keep running on a cron schedule, seconds field allowed (e.g. '*/5 * * * * *')")
+    .option('--now', "make the running daemon (pid file watchdog.pid in state_dir) run a cycle at once; with no daemon, run one cycle here")
     .addHelpText(
       'after',
       `
@@ -190,6 +191,7 @@ Examples:
   vip-mgmt watchdog --dry-run                show what one cycle would do
   vip-mgmt watchdog --every 2s               daemon: SIGTERM finishes the cycle and exits, SIGHUP reloads the config
   vip-mgmt watchdog --schedule '*/5 * * * * *'
+  vip-mgmt watchdog --now                    from keepalived's notify_up/notify_down: act on a change at once
 
 A VIP is withdrawn after watchdog.fall unhealthy cycles in a row (default 2) and restored after
 watchdog.rise healthy ones (default 2). An IPVS table with a malformed or cut line changes nothing
@@ -198,10 +200,28 @@ watchdog.settle cycles (default 2, exit 1 with a warning). Maintenance holds alw
 
 Services with live_from: checks or both are live from their host health checks (http, tcp, dns,
 exec). One cycle runs every check once before taking the lock; the daemon runs each check on its
-own interval (checks[].interval, default the period) and starts a cycle at once when one changes.`,
+own interval (checks[].interval, default the period) and starts a cycle at once when one changes.
+
+The daemon writes state_dir/watchdog.pid (removed when it exits cleanly); a second daemon on the same
+state_dir exits 75. SIGUSR1 runs a cycle at once, under the same lock and rules as every cycle (one
+more after a running one; the schedule goes on). --now sends it after checking that the pid is alive
+and really a vip-mgmt watchdog (start time and command line), so a reused pid is never signalled;
+with no daemon it runs one cycle itself. keepalived changes the IPVS table first, then runs the
+notify script, so the cycle sees the change. Each --now is one cycle, one step of watchdog.fall/rise:
+with the default fall 2 a notification withdraws only at the next periodic cycle; set fall 1 when
+keepalived's own retry/delay_before_retry already confirm a failure. In keepalived.conf:
+  real_server 203.0.113.1 80 {
+      notify_up   "/usr/bin/vip-mgmt watchdog --now -q" root
+      notify_down "/usr/bin/vip-mgmt watchdog --now -q" root
+  }
+  and, in a vrrp_instance, notify_master / notify_backup with the same command.`,
     )
-    .action(async (o: { every?: string; schedule?: string }, cmd: Command) =>
+    .action(async (o: { every?: string; schedule?: string; now?: boolean }, cmd: Command) =>
       run(async (g) => {
+        if (o.now) {
+          const { watchdogNowCommand } = await import('./watchdog-now.js');
+          return watchdogNowCommand(g, o);
+        }
         const { watchdogCommand } = await import('./watchdog-cmd.js');
         return watchdogCommand(g, o);
       }, cmd),

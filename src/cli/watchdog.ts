@@ -239,6 +239,8 @@ export interface LoopOptions {
   schedule?: string;
   /** rebuild deps from the config file (SIGHUP) */
   reload: () => Promise<WatchdogDeps>;
+  /** one cycle (default cycleWithMetrics); the loop's own tests hand in a model */
+  cycle?: (deps: WatchdogDeps) => Promise<CycleResult>;
 }
 
 /** The daemon's host health checks: each on its own interval (default the daemon's period); a
@@ -251,16 +253,26 @@ async function scheduledChecks(deps: WatchdogDeps, periodMs: number, requestCycl
   return { deps: { ...deps, checks: { current: async () => s.results() } }, stop: () => s.stop() };
 }
 
+/** A cycle asked for with SIGUSR1 that found the run lock busy (an operator's -a/-d) is tried again
+ *  this soon, until one runs or the next periodic cycle starts: a keepalived notification is not lost
+ *  to a half-second overlap, and the lock is never bypassed. */
+export const REQUEST_RETRY_MS = 500;
+
 /**
- * Daemon mode: cycles back to back on a fixed period or a cron schedule (seconds allowed); a cycle
- * never overlaps the next; a host health check whose verdict changes starts one at once (each
- * check runs on its own interval, see scheduledChecks). SIGTERM/SIGINT finish the running cycle and exit 0; SIGHUP reloads the
- * config before the next cycle (a bad config is logged and the old one kept).
+ * Daemon mode: cycles on a fixed period or a cron schedule (seconds allowed); a cycle never overlaps
+ * the next. SIGUSR1 (`watchdog --now`), or a host health check whose verdict changes (each check
+ * runs on its own interval, see scheduledChecks), asks for a cycle at once: while one runs, exactly
+ * one more follows it, however many requests came; the periodic schedule is not moved by it. SIGTERM/SIGINT
+ * finish the running cycle and exit 0; SIGHUP reloads the config before the next cycle (a bad config
+ * is logged and the old one kept).
  */
 export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Promise<number> {
   let deps = first;
+  const runCycle = opts.cycle ?? cycleWithMetrics;
   let stopping = false;
   let reloading = false;
+  let requested = false; // SIGUSR1 came and its cycle has not started yet
+  let retryAt = Infinity; // a requested cycle found the lock busy: try again then
   let wake: () => void = () => undefined;
   const onStop = () => {
     stopping = true;
@@ -269,16 +281,17 @@ export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Prom
   const onHup = () => {
     reloading = true;
   };
+  const onRequest = () => {
+    if (stopping) return;
+    requested = true;
+    wake(); // a running cycle is not interrupted: the flag starts one more after it
+  };
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
   process.on('SIGHUP', onHup);
-  // A cycle wanted before the next slot (a host health check changed): the wait ends at once, or
-  // the next wait is skipped when it comes during a cycle.
-  let requested = false;
-  const requestCycle = () => {
-    requested = true;
-    wake();
-  };
+  process.on('SIGUSR1', onRequest);
+  // a host health check whose verdict changed asks the same way SIGUSR1 does
+  const requestCycle = onRequest;
   let cron: { next(): { getTime(): number } } | null = null;
   let periodMs = opts.everyMs ?? 0;
   if (opts.schedule) {
@@ -290,8 +303,23 @@ export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Prom
   let checks = await scheduledChecks(deps, periodMs, requestCycle);
   deps = checks.deps;
   deps.log.info({ every: opts.everyMs, schedule: opts.schedule }, `watchdog running ${opts.schedule ? `on schedule "${opts.schedule}"` : `every ${opts.everyMs} ms`}`);
+  let dueAt = Date.now(); // the next periodic cycle; the first one at once
   try {
     while (!stopping) {
+      const wait = requested ? 0 : Math.min(dueAt, retryAt) - Date.now();
+      if (wait > 0) {
+        await new Promise<void>((resolve) => {
+          // setTimeout fires at once past 2^31-1 ms (a yearly schedule): wake early and look again
+          const t = setTimeout(resolve, Math.min(wait, 2 ** 31 - 1));
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        wake = () => undefined;
+        continue; // woken or due: look at the flags again
+      }
+      if (stopping) break;
       if (reloading) {
         reloading = false;
         try {
@@ -305,34 +333,37 @@ export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Prom
         }
       }
       const started = Date.now();
+      const periodic = started >= dueAt;
+      const asked = requested || started >= retryAt;
+      requested = false; // a SIGUSR1 from here on asks for one more cycle after this one
+      retryAt = Infinity;
+      if (asked) deps.log.debug({}, 'running a cycle now: asked for with SIGUSR1 (watchdog --now)');
+      let code: number | null = null;
       try {
-        const r = await cycleWithMetrics(deps);
+        const r = await runCycle(deps);
+        code = r.code;
         printCycle(deps, r);
       } catch (e) {
         const err = isVipError(e) ? e : new VipError('VIP_E_FAILED', String((e as Error)?.stack ?? e));
         deps.log.error({ code: err.code }, `cycle failed: ${err.message}`);
       }
       if (stopping) break;
-      let next: number;
-      if (cron) {
-        next = cron.next().getTime();
-        while (next <= Date.now()) next = cron.next().getTime(); // skip slots a slow cycle missed
-      } else next = started + opts.everyMs!;
-      const wait = requested ? 0 : Math.max(0, next - Date.now());
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, wait);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      requested = false; // the cycle about to run serves every request made until now
+      if (periodic) {
+        if (cron) {
+          dueAt = cron.next().getTime();
+          while (dueAt <= Date.now()) dueAt = cron.next().getTime(); // skip slots a slow cycle missed
+        } else dueAt = started + opts.everyMs!;
+      } else if (asked && code === EXIT.LOCKED) {
+        retryAt = Date.now() + REQUEST_RETRY_MS;
+        deps.log.debug({}, `the cycle asked for found the run lock busy; trying again in ${REQUEST_RETRY_MS} ms`);
+      }
     }
   } finally {
     checks.stop();
     process.off('SIGTERM', onStop);
     process.off('SIGINT', onStop);
     process.off('SIGHUP', onHup);
+    process.off('SIGUSR1', onRequest);
   }
   deps.log.info({}, 'watchdog stopped');
   return EXIT.OK;

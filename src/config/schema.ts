@@ -4,6 +4,7 @@ import { checkDuration } from '../core/duration.js';
 import { looksLikeAddress, normalisePrefix, parseAddress, vipAddressProblem, vipPrefixProblem } from '../core/prefix.js';
 import { printable } from '../core/text.js';
 import { isValidName } from '../core/dnsmsg.js';
+import { DEFAULT_STATE_DIR } from './paths.js';
 
 /** Highest total prepend count (base + last rank) accepted; longer AS paths only hide typos. */
 export const MAX_PREPEND = 16;
@@ -233,7 +234,7 @@ export const configSchema = z
         graceful: durationOrOff.default(0),
       })
       .prefault({}),
-    state_dir: z.string().default('/var/lib/vip-mgmt'),
+    state_dir: z.string().default(DEFAULT_STATE_DIR),
     log: z
       .strictObject({
         syslog: z.boolean().default(true),

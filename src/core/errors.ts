@@ -51,6 +51,7 @@ export const CODES = {
   VIP_E_PARTIAL: EXIT.PARTIAL,
   VIP_E_DIFF: EXIT.DIFF,
   VIP_E_LOCKED: EXIT.LOCKED,
+  VIP_E_DAEMON_RUNNING: EXIT.LOCKED,
 } as const;
 
 export type ErrorCode = keyof typeof CODES;

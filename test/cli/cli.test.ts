@@ -82,6 +82,14 @@ test('usage errors exit 2', async () => {
   }
 });
 
+test('watchdog --now with --every or --schedule is a usage error (exit 2) before any config is read', async () => {
+  for (const [flag, value] of [['--every', '60s'], ['--schedule', '* * * * * *']] as const) {
+    const r = await runCli(['-c', join(dir, 'no-such-config.yaml'), 'watchdog', '--now', flag, value]);
+    assert.equal(r.code, 2, describeRun(r));
+    assert.match(r.stderr, new RegExp(`--now asks the running daemon for one cycle \\(or runs one here\\); it does not go with ${flag}`));
+  }
+});
+
 test('--help lists every command and the exit codes; --version prints the version', async () => {
   const h = await runCli(['--help']);
   assert.equal(h.code, 0);
