@@ -25,7 +25,7 @@ function startLoop(o: { everyMs: number; ms?: number; codes?: number[] }) {
     clock: { now: () => new Date() },
     opts: { json: false, dryRun: false },
     out: { data: () => undefined, json: () => undefined },
-    config: { source: 'model' },
+    config: { source: 'model', services: [] },
   } as unknown as WatchdogDeps;
   const cycle = async (): Promise<CycleResult> => {
     const i = runs.length;
