@@ -149,8 +149,8 @@ process.once('exit', () => {
 export async function runInVm(script: string, opts: VmRunOptions = {}): Promise<VmResult> {
   const image = await buildVm();
   const cwd = resolve(opts.cwd ?? process.cwd());
+  // a checkout below /tmp (say) is hidden by the VM's fresh tmpfs: it is shared on its own (init.sh)
   const hidden = hiddenInVm(cwd);
-  if (hidden) throw new Error(`cwd ${cwd} is not visible inside the VM (${hidden} is a fresh tmpfs there)`);
 
   const work = await mkdtemp(join(tmpdir(), 'vip-lab-'));
   const cleanup = (): Promise<void> => rm(work, { recursive: true, force: true });
@@ -161,8 +161,9 @@ export async function runInVm(script: string, opts: VmRunOptions = {}): Promise<
     // node first on PATH wherever it lives, so the VM runs the same node as the host.
     const env: Record<string, string> = { LAB_CWD: cwd, VIP_LAB_NODE_DIR: dirname(process.execPath), ...opts.env };
     await writeFile(join(work, 'env.sh'), envFile(env));
+    if (hidden) await writeFile(join(work, 'checkout.path'), cwd);
 
-    const args = qemuArgs(image, work, opts);
+    const args = qemuArgs(image, work, opts, hidden ? cwd : null);
     const started = Date.now();
     const { console: text, code: qemuCode, timedOut, startedAt } = await runQemu(args, opts);
     const durationMs = Date.now() - started;
@@ -191,7 +192,7 @@ export async function runInVm(script: string, opts: VmRunOptions = {}): Promise<
 
 const DEFAULT_TIMEOUT_MS = 300_000;
 
-function qemuArgs(image: VmImage, work: string, opts: VmRunOptions): string[] {
+function qemuArgs(image: VmImage, work: string, opts: VmRunOptions, checkout: string | null): string[] {
   return [
     '-accel', 'tcg',
     // "max" gives the guest SSE4.2/AVX etc., which node's V8 and crc32c-intel use.
@@ -209,6 +210,7 @@ function qemuArgs(image: VmImage, work: string, opts: VmRunOptions): string[] {
     '-append', 'console=ttyS0 quiet panic=-1',
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
     '-virtfs', `local,path=${work},mount_tag=labio,security_model=none,multidevs=remap`,
+    ...(checkout ? ['-virtfs', `local,path=${checkout},mount_tag=checkout,security_model=none,readonly=on,multidevs=remap`] : []),
     // Early entropy for node: without it getrandom() can block for seconds on a fresh tcg guest.
     '-device', 'virtio-rng-pci',
   ];

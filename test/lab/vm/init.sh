@@ -52,6 +52,16 @@ mkdir -p $R/run/netns $R/run/lock $R/run/vip-lab $R/run/frr
 # The rw exchange directory of this run (script, env, results) from the host.
 mount -t 9p -o trans=virtio,version=9p2000.L,rw,cache=none,msize=512000 labio $R/run/vip-lab ||
   fail "cannot mount the lab exchange directory"
+# A checkout below a directory mounted fresh here (/tmp, /var/tmp...) comes as its own read-only 9p
+# share, under a writable overlay of its own, at the same path as on the host.
+if [ -f $R/run/vip-lab/checkout.path ]; then
+  CO=$(cat $R/run/vip-lab/checkout.path)
+  mkdir -p /rw/co-lower /rw/co-upper /rw/co-work "$R$CO"
+  mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 checkout /rw/co-lower ||
+    fail "cannot mount the checkout $CO"
+  mount -t overlay overlay -o lowerdir=/rw/co-lower,upperdir=/rw/co-upper,workdir=/rw/co-work,index=off,xino=off,redirect_dir=off,metacopy=off "$R$CO" ||
+    fail "cannot mount the overlay of the checkout $CO"
+fi
 # Every module of this kernel for modprobe inside (the host root has only its own kernel's).
 mkdir -p "$R/lib/modules/$KVER"
 mount --bind "$R$MODTREE" "$R/lib/modules/$KVER" || echo "vip-lab init: no module tree at $MODTREE" >/dev/console
