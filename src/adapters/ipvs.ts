@@ -5,7 +5,7 @@
 // file whose stat size is 0, so it is read in chunks until EOF, never by its size.
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { execa } from 'execa';
+import { runProgram } from './run.js';
 import { VipError } from '../core/errors.js';
 import { assertReadable, parseIpvsadmSave, parseProcIpVs, type IpvsTable } from '../core/ipvs.js';
 
@@ -89,7 +89,7 @@ export function createIpvsReader(opts: IpvsReaderOptions): IpvsReader {
     return {
       source: command,
       async read() {
-        const r = await execa(bin, argv, { timeout: timeoutMs, reject: false, stdin: 'ignore', env: { LC_ALL: 'C' } });
+        const r = await runProgram(bin, argv, { timeoutMs, maxBuffer: 256 << 20, env: { LC_ALL: 'C' } });
         if (r.failed) {
           const stderr = tail(String(r.stderr ?? ''));
           const details = { command: [bin, ...argv], exitCode: r.exitCode ?? null, stderr };

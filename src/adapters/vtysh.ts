@@ -16,7 +16,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { runProgram } from './run.js';
 import { VipError, type ErrorCode } from '../core/errors.js';
 import {
   buildApplyCommands,
@@ -130,16 +130,8 @@ export function createSpeaker(opts: SpeakerOptions): DiagnosableSpeaker {
 
   const run = async (purpose: Purpose, argv: string[], action: string): Promise<RunResult> => {
     const full = [...base, ...argv];
-    const r = await execa(bin, full, {
-      timeout: timeoutMs,
-      reject: false,
-      stdin: 'ignore',
-      all: true,
-      stripFinalNewline: false,
-      maxBuffer: 512 * 1024 * 1024,
-      env: { LC_ALL: 'C' },
-    });
-    const output = String(r.all ?? '');
+    const r = await runProgram(bin, full, { timeoutMs, maxBuffer: 512 * 1024 * 1024, env: { LC_ALL: 'C' } });
+    const output = r.all;
     const details = { command: shortArgv(bin, full), exitCode: r.exitCode ?? null, stderr: tail(cleanVtyshOutput(output)), pathspace: pathspace ?? null };
     if (r.code === 'ENOENT' || r.code === 'EACCES') {
       const why = r.code === 'ENOENT' ? 'not found' : 'not executable';
@@ -164,7 +156,7 @@ export function createSpeaker(opts: SpeakerOptions): DiagnosableSpeaker {
     // Quagga start every error and warning line with "%", and configuration commands print nothing
     // when they succeed.
     if (purpose === 'apply' && /^%/m.test(cleanVtyshOutput(output))) throw failure(purpose, full, { exitCode: 0, output }, action);
-    return { stdout: String(r.stdout ?? ''), output };
+    return { stdout: r.stdout, output };
   };
 
   const argvBytes = (cmds: string[]): number => cmds.reduce((n, c) => n + Buffer.byteLength(c) + 4, 0);
@@ -288,8 +280,8 @@ export function createSpeaker(opts: SpeakerOptions): DiagnosableSpeaker {
 export async function checkConfigFile(opts: { vtysh: string; file: string; timeoutMs?: number }): Promise<{ ok: boolean; output: string }> {
   const argv = ['-C', '-f', opts.file];
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const r = await execa(opts.vtysh, argv, { timeout: timeoutMs, reject: false, stdin: 'ignore', all: true, env: { LC_ALL: 'C' } });
-  const output = cleanVtyshOutput(String(r.all ?? ''));
+  const r = await runProgram(opts.vtysh, argv, { timeoutMs, env: { LC_ALL: 'C' } });
+  const output = cleanVtyshOutput(r.all);
   if (r.code === 'ENOENT' || r.code === 'EACCES') {
     throw new VipError('VIP_E_SPEAKER_MISSING', `vtysh ${r.code === 'ENOENT' ? 'not found' : 'not executable'} ("${opts.vtysh}"): install frr (apt-get install frr) or set bgp.vtysh to its full path`, {
       command: [opts.vtysh, ...argv],

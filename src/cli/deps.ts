@@ -41,9 +41,9 @@ export async function makeDeps(opts: GlobalOptions, configOverride?: Config): Pr
     tag: config.log.tag,
     color: opts.color,
   });
-  const [{ resolverFromConfig }, { createSpeaker }, { guardSpeaker }] = await Promise.all([
+  const [{ resolverFromConfig }, { openSpeaker }, { guardSpeaker }] = await Promise.all([
     import('../adapters/dns.js'),
-    import('../adapters/vtysh.js'),
+    import('../adapters/speaker.js'),
     import('../core/policy.js'),
   ]);
   return {
@@ -58,8 +58,9 @@ export async function makeDeps(opts: GlobalOptions, configOverride?: Config): Pr
     resolver: resolverFromConfig(config.dns),
     // vip_prefixes re-checked at the speaker boundary, whatever computed the changes
     speaker: guardSpeaker(
-      createSpeaker({
+      openSpeaker({
         dialect: config.bgp.speaker,
+        transport: config.bgp.transport,
         vtysh: config.bgp.vtysh,
         pathspace: config.bgp.pathspace || undefined,
         timeoutMs: config.bgp.timeout,

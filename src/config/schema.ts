@@ -186,6 +186,9 @@ export const configSchema = z
       .strictObject({
         speaker: z.enum(['frr', 'quagga']).default('frr'),
         vtysh: z.string().min(1).default('vtysh'),
+        /** frr: auto = bgpd's vty socket, vtysh when the socket cannot be used (adapters/vty.ts);
+         *  vtysh = always vtysh. Quagga always uses vtysh. */
+        transport: z.enum(['auto', 'vtysh']).default('auto'),
         pathspace: z.string().default(''),
         timeout: duration.default(10_000),
         verify_timeout: duration.default(5000),

@@ -1,0 +1,246 @@
+// The FRR speaker over bgpd's own vty socket (/var/run/frr[/<pathspace>]/bgpd.vty), with vtysh (adapters/vtysh.ts) as the fallback; the only place that opens that socket.
+//
+// Why, measured on FRR 8.4 in the lab namespaces (BENCHMARKS.md, 2026-12-01; 2 shared cores):
+// - Every vtysh process costs ~30-80 ms before it sends a byte (exec, reading vtysh.conf,
+//   connecting to EVERY daemon of the pathspace), and a `-d` needed three of them: read, apply,
+//   read-back. Over the socket the same work is one connect (~1 ms, including `enable`) and round
+//   trips of ~0.05 ms: a whole `-d` of 5 VIPs spends ~3 ms talking to bgpd instead of ~200 ms.
+// - One long-lived vtysh per run (commands on its stdin, an `echo` marker after each) was the
+//   other candidate: it saves two of the three starts but still pays one, and vtysh answers a
+//   rejected command only with text (no status), so "stop at the first rejected command" needs a
+//   marker round trip per command anyway. The socket gives a status byte per command (lib/command.h
+//   CMD_*). bench/speaker-candidates.ts measures the three side by side.
+// - apply sends the commands ONE AT A TIME and stops at the first whose status is not 0 or whose
+//   output has a "%" line, then sends `end`: exactly vtysh -c's semantics (the ones before it were
+//   applied, none after). 1000 `network` lines take ~80-170 ms that way; pipelining all of them
+//   takes ~20-50 ms but would run the commands after a rejected one, so it is not done for apply.
+//   Reads (lookups, running config) are pipelined: they need no atomicity.
+// - The socket proves bgpd itself is up, so readRunning needs no probe: vtysh printed the other
+//   daemons' config and exit 0 with bgpd down; a connect to a dead bgpd's socket fails instead.
+// - Fallback to vtysh, per call, when the socket cannot be connected: ENOENT (no such pathspace, or
+//   bgpd not running: FRR removes the socket), ECONNREFUSED (a stale socket), EACCES/EPERM (not
+//   root and not in frrvty), or an `enable` the daemon refuses (an FRR whose vty differs). vtysh then
+//   reports in its own words, so a dead bgpd is still "bgpd is not running", exit 6, as before.
+//   Once connected, a failure is reported, never retried through vtysh: a half-sent apply must not
+//   be sent twice. bgp.transport: vtysh turns the socket off; Quagga always uses vtysh.
+// - bgpd's own `show running-config` holds its part only (router bgp, route-maps, prefix-lists,
+//   not zebra's interfaces): everything vip-mgmt reads from it. `render --check` compares exactly
+//   those parts.
+import { join } from 'node:path';
+import { VipError, type ErrorCode } from '../core/errors.js';
+import { buildApplyCommands, classifyVtyshFailure, lookupCommand, parseLookupJson, parseRunningConfig } from '../core/frrconfig.js';
+import { normalisePrefix } from '../core/prefix.js';
+import { parseBgpSummaryJson, type BgpNeighbor } from '../core/doctor.js';
+import { statusText, type VtyReply } from '../core/vtyframe.js';
+import type { PrefixState, RunningBgp, SpeakerChange } from '../core/types.js';
+import { VtyConnError, VtyConnection } from './vtyconn.js';
+import type { DiagnosableSpeaker } from './vtysh.js';
+
+/** FRR's vty socket directory as Debian builds it (--localstatedir=/var/run/frr); -N adds /<pathspace>. */
+export const FRR_VTY_DIR = '/var/run/frr';
+
+/** connect errors after which vtysh is asked instead */
+const FALLBACK_ERRNO = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ENOTDIR', 'ENOTSOCK', 'EPROTOTYPE']);
+
+export interface VtySpeakerOptions {
+  pathspace?: string;
+  /** per speaker call, as bgp.timeout is per vtysh call */
+  timeoutMs: number;
+  /** the vtysh speaker, loaded only when needed */
+  fallback: () => Promise<DiagnosableSpeaker>;
+  /** default FRR_VTY_DIR; tests point it elsewhere */
+  vtyDir?: string;
+}
+
+/** The transport a speaker used last, for doctor and tests: 'vty', or 'vtysh (why)'. */
+export interface TransportInfo {
+  transport(): string;
+}
+
+export function createVtySpeaker(opts: VtySpeakerOptions): DiagnosableSpeaker & TransportInfo {
+  const pathspace = opts.pathspace || undefined;
+  const path = join(opts.vtyDir ?? FRR_VTY_DIR, ...(pathspace ? [pathspace] : []), 'bgpd.vty');
+  const where = pathspace ? ` in pathspace ${pathspace}` : '';
+  const service = pathspace ? `frr@${pathspace}` : 'frr';
+  const { timeoutMs } = opts;
+  let conn: VtyConnection | null = null;
+  let opening: Promise<VtyConnection | string> | null = null;
+  /** why the socket is not used (set once an `enable` was refused: that does not get better) */
+  let refused: string | null = null;
+  let used = 'vty';
+  let vtysh: Promise<DiagnosableSpeaker> | null = null;
+
+  const details = (cmds: string[], extra: Record<string, unknown> = {}) => ({
+    socket: path,
+    command: cmds.length <= 16 ? cmds : [...cmds.slice(0, 16), `... (${cmds.length - 16} more commands)`],
+    pathspace: pathspace ?? null,
+    ...extra,
+  });
+
+  /** A connection, or the reason to use vtysh instead. */
+  const connect = async (): Promise<VtyConnection | string> => {
+    if (refused) return refused;
+    if (conn?.usable) return conn;
+    conn = null;
+    opening ??= (async () => {
+      try {
+        const c = await VtyConnection.open(path, timeoutMs);
+        const [r] = await c.send(['enable'], timeoutMs);
+        if (r!.status !== 0) {
+          c.close();
+          refused = `bgpd refused "enable" on ${path}: ${statusText(r!.status)}`;
+          return refused;
+        }
+        conn = c;
+        return c;
+      } catch (e) {
+        if (e instanceof VtyConnError && e.stage === 'connect' && e.errno && FALLBACK_ERRNO.has(e.errno)) return `${path}: ${e.errno}`;
+        throw connFailure(e, 'connect to bgpd', ['enable'], false);
+      } finally {
+        opening = null;
+      }
+    })();
+    return opening;
+  };
+
+  const fallback = async (why: string): Promise<DiagnosableSpeaker> => {
+    used = `vtysh (${why})`;
+    vtysh ??= opts.fallback();
+    return vtysh;
+  };
+
+  /** A failure of an open connection (or of its connect) as the contract's VipError. */
+  const connFailure = (e: unknown, action: string, cmds: string[], applying: boolean): VipError => {
+    if (e instanceof VipError) return e;
+    const partly = applying ? ' (part of the change may have been applied: vip-mgmt status shows what is configured)' : '';
+    if (e instanceof VtyConnError && e.stage === 'timeout') {
+      return new VipError(
+        'VIP_E_SPEAKER_DOWN',
+        `bgpd did not answer within ${timeoutMs} ms${where} trying to ${action}: bgpd is hung or overloaded; check systemctl status ${service} and bgpd's log${partly}`,
+        details(cmds, { error: e.message }),
+      );
+    }
+    const why = e instanceof VtyConnError && e.stage === 'closed' ? 'bgpd closed its vty connection (did it stop?)' : (e as Error)?.message ?? String(e);
+    return new VipError('VIP_E_SPEAKER_DOWN', `${why}${where} while trying to ${action}: check systemctl status ${service}${partly}`, details(cmds, { error: (e as Error)?.message ?? String(e) }));
+  };
+
+  /** Run CMDS pipelined (reads); a command that did not succeed is VIP_E_SPEAKER_DOWN. */
+  const read = async (c: VtyConnection, cmds: string[], action: string): Promise<VtyReply[]> => {
+    let replies: VtyReply[];
+    try {
+      replies = await c.send(cmds, timeoutMs);
+    } catch (e) {
+      throw connFailure(e, action, cmds, false);
+    }
+    const bad = replies.findIndex((r) => r.status !== 0);
+    if (bad >= 0) {
+      const r = replies[bad]!;
+      throw new VipError('VIP_E_SPEAKER_DOWN', `bgpd could not ${action}${where}: "${cmds[bad]}" answered ${statusText(r.status)}: ${r.text.trim() || '(no output)'}`, details([cmds[bad]!], { status: r.status, output: tail(r.text) }));
+    }
+    return replies;
+  };
+
+  const runningOf = (text: string): RunningBgp => parseRunningConfig(text);
+
+  const tableOf = (replies: VtyReply[], asked: string[]): Map<string, PrefixState> => {
+    try {
+      return parseLookupJson(replies.map((r) => r.text).join('\n'), asked);
+    } catch (e) {
+      throw new VipError('VIP_E_SPEAKER_DOWN', `could not read bgpd's BGP table answer${where}: ${(e as Error).message}`, { output: tail(replies.map((r) => r.text).join('\n')) });
+    }
+  };
+
+  const normalised = (prefixes: string[]): string[] => [
+    ...new Set(
+      prefixes.map((p) => {
+        const n = normalisePrefix(p);
+        if (!n) throw new TypeError(`not a prefix: ${p}`);
+        return n;
+      }),
+    ),
+  ];
+
+  const readRunning = async (): Promise<RunningBgp> => {
+    const c = await connect();
+    if (typeof c === 'string') return (await fallback(c)).readRunning();
+    const [r] = await read(c, ['show running-config'], 'read the running configuration');
+    return runningOf(r!.text);
+  };
+
+  const lookup = async (prefixes: string[]): Promise<Map<string, PrefixState>> => {
+    const wanted = normalised(prefixes);
+    const c = await connect();
+    if (typeof c === 'string') return (await fallback(c)).lookup(wanted);
+    const replies = await read(c, wanted.map((p) => lookupCommand('frr', p)), `look up ${wanted.length} prefixes in the BGP table`);
+    return tableOf(replies, wanted);
+  };
+
+  return {
+    readRunning,
+    lookup,
+
+    async snapshot(prefixes: string[]) {
+      const wanted = normalised(prefixes);
+      const c = await connect();
+      if (typeof c === 'string') {
+        const v = await fallback(c);
+        return v.snapshot ? v.snapshot(wanted) : { running: await v.readRunning(), table: await v.lookup(wanted) };
+      }
+      const cmds = [...wanted.map((p) => lookupCommand('frr', p)), 'show running-config'];
+      const replies = await read(c, cmds, `read the running configuration and look up ${wanted.length} prefixes`);
+      return { running: runningOf(replies.at(-1)!.text), table: tableOf(replies.slice(0, -1), wanted) };
+    },
+
+    async apply(asn: number, changes: SpeakerChange[]): Promise<void> {
+      if (changes.length === 0) return;
+      const cmds = buildApplyCommands('frr', asn, changes);
+      const c = await connect();
+      if (typeof c === 'string') return (await fallback(c)).apply(asn, changes);
+      const action = `apply ${changes.length} change${changes.length === 1 ? '' : 's'}`;
+      const deadline = Date.now() + timeoutMs;
+      for (const [i, cmd] of cmds.entries()) {
+        let r: VtyReply;
+        try {
+          [r] = (await c.send([cmd], Math.max(1, deadline - Date.now()))) as [VtyReply];
+        } catch (e) {
+          throw connFailure(e, action, cmds, i > 0);
+        }
+        // CMD_WARNING and friends are failures, as vtysh -c exits 1 on them; a command that
+        // succeeded but printed a "%" line is one too (FRR and Quagga start every error with "%").
+        if (r.status === 0 && !/^%/m.test(r.text)) continue;
+        // leave configure mode, so the connection is back where a read expects it
+        if (i > 0 && cmd !== 'end') await c.send(['end'], Math.max(1, deadline - Date.now())).catch(() => c.close());
+        throw rejected(cmds, i, r);
+      }
+    },
+
+    async neighbors(): Promise<BgpNeighbor[]> {
+      const c = await connect();
+      if (typeof c === 'string') return (await fallback(c)).neighbors();
+      const [r] = await read(c, ['show bgp summary json'], 'read the BGP neighbors');
+      try {
+        return parseBgpSummaryJson(r!.text);
+      } catch (e) {
+        throw new VipError('VIP_E_SPEAKER_DOWN', `could not read bgpd's BGP summary${where}: ${(e as Error).message}`, { output: tail(r!.text) });
+      }
+    },
+
+    transport: () => used,
+  };
+
+  function rejected(cmds: string[], i: number, r: VtyReply): VipError {
+    const output = r.text.trim();
+    const f = classifyVtyshFailure(output);
+    let code: ErrorCode = 'VIP_E_APPLY';
+    let message = `bgpd rejected the change${where}: "${cmds[i]}" answered ${statusText(r.status)}${output ? `: ${output}` : ''}\n(commands stop at the first rejected one: the ones before it were applied; vip-mgmt status shows what is configured)`;
+    if (f.kind === 'locked') {
+      code = 'VIP_E_SPEAKER_LOCKED';
+      message = `the FRR configuration${where} is locked by another session ("${f.message}"): wait for it to leave configure mode, then retry`;
+    }
+    return new VipError(code, message, details(cmds, { failed: cmds[i], index: i, status: r.status, stderr: tail(output) }));
+  }
+}
+
+function tail(text: string, lines = 8): string {
+  return text.trim().split('\n').slice(-lines).join('\n');
+}
