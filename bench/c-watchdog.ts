@@ -8,7 +8,7 @@ import type * as CycleModule from '../src/core/cycle.ts';
 import type * as PrefixModule from '../src/core/prefix.ts';
 import type { ResolvedName, RunningBgp, State } from '../src/core/types.ts';
 import { benchTable, formatProcIpVs } from './gen-ipvs.ts';
-import { addLoAddresses, dist, qemuNow, quietStat, sample, type Sample, log, max, median, min, ms, must, printTable, vipMgmt, waitCount, withBenchLab, withdrawAll } from './lib.ts';
+import { addLoAddresses, dist, timed, qemuNow, quietStat, sample, type Sample, log, max, median, min, ms, must, printTable, vipMgmt, waitCount, withBenchLab, withdrawAll } from './lib.ts';
 
 const ASN = 64512;
 const NAMES = 1000;
@@ -36,6 +36,9 @@ export interface CResult {
   coldMs: Sample[];
   steadyMs: Sample[];
   steadyDnsMs: Sample[];
+  /** bare `node -e 0`, timed right after each steady run (the goal's baseline) */
+  nodeMs: Sample[];
+  ratios: number[];
   /** in-process rounds with qemu running before or after */
   noisyRounds: number;
   routesCold: number;
@@ -67,6 +70,8 @@ export async function benchC(opts: { cold?: number; steady?: number; inProcess?:
     coldMs: [],
     steadyMs: [],
     steadyDnsMs: [],
+    nodeMs: [],
+    ratios: [],
     noisyRounds: 0,
     routesCold: 0,
     routesSteady: 0,
@@ -110,12 +115,16 @@ export async function benchC(opts: { cold?: number; steady?: number; inProcess?:
       r.routesCold = await count();
       log(`C: cold ${ms(c.ms)}${cs.noisy ? ' (qemu running)' : ''}, router has ${r.routesCold} of ${vips.length}`);
     }
-    for (let i = 0; i < (opts.steady ?? 10); i++) {
+    for (let i = 0; i < (opts.steady ?? 15); i++) {
       const [s, ss] = await sample(() => vipMgmt(cfg, ['watchdog']));
       must(s, 'watchdog (steady)');
       if (s.stderr.trim() !== '') log(`C: steady run said: ${s.stderr.slice(0, 500)}`);
       r.steadyMs.push(ss);
+      const [, ns] = await sample(() => timed([process.execPath, '-e', '0']));
+      r.nodeMs.push(ns);
+      r.ratios.push(ss.ms / ns.ms);
     }
+    log(`C: steady / node -e 0, median of per-run ratios ${median(r.ratios).toFixed(2)}x`);
     log(`C: steady (DNS cache fresh) median ${quietStat(r.steadyMs, median)}`);
     const statePath = join(stateDir, 'state.json');
     for (let i = 0; i < (opts.steady ?? 10) / 2; i++) {
@@ -169,10 +178,15 @@ export function printC(r: CResult): void {
       cli('cold: `vip-mgmt watchdog`, nothing announced, no state (announces every VIP)', r.coldMs),
       cli('steady: `vip-mgmt watchdog`, nothing changes, DNS cache fresh', r.steadyMs),
       cli('steady, DNS cache dropped (1,000 names resolved again)', r.steadyDnsMs),
+      cli('node -e 0 (baseline, right after each steady run)', r.nodeMs),
       row('in-process: parseProcIpVs (10,000 services)', r.parseMs),
       row('in-process: dcPolicy (1,000 names -> 1,250 VIPs)', r.itemsMs),
       row('in-process: planCycle (policy, live counts, decide, next state; 1,250 VIPs)', r.decideMs),
       row(`in-process: parse + planCycle (${r.noisyRounds} of ${r.totalInProcessMs.length} rounds with qemu running)`, r.totalInProcessMs),
     ],
   );
+  printTable('C. goal: steady cycle <= 5x node -e 0', ['measure', 'value'], [
+    ['median of per-run ratios steady / node -e 0', `${median(r.ratios).toFixed(2)}x`],
+    ['ratio of medians', `${(median(r.steadyMs.map((x) => x.ms)) / median(r.nodeMs.map((x) => x.ms))).toFixed(2)}x`],
+  ]);
 }

@@ -1,4 +1,4 @@
-// Benchmark entry point: `npm run bench` runs sections A-D, H, N and S; `npm run bench -- A C` runs only those.
+// Benchmark entry point: `npm run bench` runs sections A-D, H, N, S and V; `npm run bench -- A C` runs only those.
 //
 // Needs root, FRR (zebra, bgpd, vtysh), dnsmasq and a built dist/ (npm run bench builds it first).
 // Every section builds its own lab (network namespaces, FRR daemons, dnsmasq) and tears it down.
@@ -9,6 +9,7 @@ import { benchD } from './d-failover.ts';
 import { benchN } from './n-now.ts';
 import { benchS } from './s-startup.ts';
 import { benchH } from './h-checks.ts';
+import { benchV } from './v-speaker.ts';
 import { execFile } from 'node:child_process';
 import { log, printMachine } from './lib.ts';
 
@@ -20,6 +21,7 @@ const SECTIONS: Record<string, () => Promise<unknown>> = {
   N: () => benchN(),
   S: () => benchS(),
   H: () => benchH(),
+  V: () => benchV(),
 };
 
 /** Samples `pgrep qemu` every 2 s: the fraction of samples that saw one, e.g. "0/45 samples". */

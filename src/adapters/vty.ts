@@ -80,7 +80,10 @@ export function createVtySpeaker(opts: VtySpeakerOptions): DiagnosableSpeaker & 
   /** A connection, or the reason to use vtysh instead. */
   const connect = async (): Promise<VtyConnection | string> => {
     if (refused) return refused;
-    if (conn?.usable) return conn;
+    if (conn?.usable) {
+      used = 'vty';
+      return conn;
+    }
     conn = null;
     opening ??= (async () => {
       try {
@@ -92,6 +95,7 @@ export function createVtySpeaker(opts: VtySpeakerOptions): DiagnosableSpeaker & 
           return refused;
         }
         conn = c;
+        used = 'vty';
         return c;
       } catch (e) {
         if (e instanceof VtyConnError && e.stage === 'connect' && e.errno && FALLBACK_ERRNO.has(e.errno)) return `${path}: ${e.errno}`;

@@ -1,4 +1,7 @@
-// The BGP speaker adapter: the only place that runs vtysh (FRR or Quagga); it builds every argv and maps vtysh's failures to VipErrors.
+// The BGP speaker through vtysh: the only place that runs vtysh (FRR or Quagga); it builds every argv and maps vtysh's failures to VipErrors.
+//
+// For FRR it is the fallback of adapters/vty.ts (bgpd's own vty socket, the default since
+// 2026-12-01: no vtysh start per call); Quagga, and bgp.transport: vtysh, use it alone.
 //
 // Choices, measured on FRR 8.4 in a lab namespace (numbers in the test file's benchmark):
 // - apply sends one `-c` per command in ONE vtysh process. `-c` stops at the first rejected command
