@@ -19,7 +19,7 @@ export interface BResult {
 
 export async function benchB(opts: { runs?: number } = {}): Promise<BResult> {
   const runs = opts.runs ?? 25;
-  log(`B: building the lab (1 LB + router, dnsmasq with ${NAME} -> 2 A + 2 AAAA)`);
+  log(`B: building the lab (1 LB + router, dnsmasq with ${NAME} -> 3 A + 2 AAAA)`);
   const r: BResult = { deleteMs: [], addMs: [], nodeMs: [], versionMs: [], netnsNodeMs: [], vtyshMs: [], ratios: [] };
   const lbSpec = { name: 'par1', asn: 64512, vips: VIPS, networks: PREFIXES.map((p): [string, string] => [p, 'VIP-RANK-0']) };
   await withBenchLab({ tag: 'b', lb: lbSpec, hosts: [[NAME, ...VIPS]], ttl: 30 }, async ({ lab, lb, config }) => {
@@ -47,7 +47,7 @@ export async function benchB(opts: { runs?: number } = {}): Promise<BResult> {
       r.ratios.push(ds.ms / (ns.ms + vs.ms));
     }
     for (const p of PREFIXES) await lab.waitRoute(p, (x) => x?.best != null);
-    if ((await routerHas()) !== 4) throw new Error('router lost routes');
+    if ((await routerHas()) !== PREFIXES.length) throw new Error('router lost routes');
     for (let i = 0; i < runs; i++) {
       r.netnsNodeMs.push((await sample(() => timed(['ip', 'netns', 'exec', lb.ns, process.execPath, '-e', '0'])))[1]);
       r.versionMs.push((await sample(() => timed([process.execPath, TARGET_BIN, '--version'])))[1]);

@@ -1,15 +1,16 @@
 // The FRR speaker over bgpd's own vty socket (/var/run/frr[/<pathspace>]/bgpd.vty), with vtysh (adapters/vtysh.ts) as the fallback; the only place that opens that socket.
 //
-// Why, measured on FRR 8.4 in the lab namespaces (BENCHMARKS.md, 2026-12-01; 2 shared cores):
-// - Every vtysh process costs ~30-80 ms before it sends a byte (exec, reading vtysh.conf,
-//   connecting to EVERY daemon of the pathspace), and a `-d` needed three of them: read, apply,
-//   read-back. Over the socket the same work is one connect (~1 ms, including `enable`) and round
-//   trips of ~0.05 ms: a whole `-d` of 5 VIPs spends ~3 ms talking to bgpd instead of ~200 ms.
-// - One long-lived vtysh per run (commands on its stdin, an `echo` marker after each) was the
-//   other candidate: it saves two of the three starts but still pays one, and vtysh answers a
-//   rejected command only with text (no status), so "stop at the first rejected command" needs a
-//   marker round trip per command anyway. The socket gives a status byte per command (lib/command.h
-//   CMD_*). bench/speaker-candidates.ts measures the three side by side.
+// Why, measured on FRR 8.4 in the lab namespaces (bench V and B, BENCHMARKS.md 2026-12-01; 2 shared
+// cores, another job's qemu VM running throughout):
+// - The speaker work of one `-d` of 5 VIPs (read the running config, apply 5 withdraws in one
+//   batch, read back running config + 5 lookups): vtysh per call 107 ms median (three vtysh
+//   processes: exec, reading vtysh.conf, connecting to EVERY daemon of the pathspace, each time);
+//   one long-lived vtysh session per run 48 ms; bgpd's vty socket 3 ms (connect + `enable` ~1 ms,
+//   round trips ~0.05 ms). The socket wins by 35x; the session by 2.2x only.
+// - The session candidate (commands on vtysh's stdin, an unknown-command marker after each to find
+//   where its output ends) still pays one vtysh start per run, and vtysh on stdin reports a
+//   rejected command only as text, no status: "stop at the first rejected command" needs a marker
+//   round trip per command anyway. The socket gives a status byte per command (lib/command.h CMD_*).
 // - apply sends the commands ONE AT A TIME and stops at the first whose status is not 0 or whose
 //   output has a "%" line, then sends `end`: exactly vtysh -c's semantics (the ones before it were
 //   applied, none after). 1000 `network` lines take ~80-170 ms that way; pipelining all of them
