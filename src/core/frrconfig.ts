@@ -262,7 +262,12 @@ export function prefixStateFromJson(doc: unknown): PrefixState | null {
  * `{"warning":"Default BGP instance not found"}` mean not in the table.
  */
 export function parseLookupJson(text: string, prefixes: string[], opts: { skipLeading?: number } = {}): Map<string, PrefixState> {
-  const docs = splitJsonValues(text).slice(opts.skipLeading ?? 0);
+  return lookupStates(splitJsonValues(text).slice(opts.skipLeading ?? 0), prefixes);
+}
+
+/** parseLookupJson's rule on answers already parsed, one per prefix asked, in order (bgpd's vty
+ *  socket delivers each answer on its own: no need to find where one ends in the joined text). */
+export function lookupStates(docs: unknown[], prefixes: string[]): Map<string, PrefixState> {
   if (docs.length !== prefixes.length) {
     throw new SyntaxError(`vtysh printed ${docs.length} JSON answers for ${prefixes.length} lookups`);
   }

@@ -13,8 +13,17 @@ export interface PlannedChange {
   reason: string;
 }
 
+const configured = new WeakMap<RunningBgp, Map<string, string | null>>();
+
+/** prefix -> route-map of the running config, built once per read (verify asks once per VIP: 1000
+ *  VIPs made it 1,000,000 map entries, ~200 ms of a 1000-VIP `-a`). */
 function configuredOf(running: RunningBgp): Map<string, string | null> {
-  return new Map(running.networks.map((n) => [n.prefix, n.routeMap]));
+  let m = configured.get(running);
+  if (!m) {
+    m = new Map(running.networks.map((n) => [n.prefix, n.routeMap]));
+    configured.set(running, m);
+  }
+  return m;
 }
 
 export function planAdd(targets: Target[], running: RunningBgp): PlannedChange[] {

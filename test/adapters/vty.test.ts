@@ -96,26 +96,34 @@ describe('vty socket speaker on a real FRR', { concurrency: false }, () => {
     assert.equal(sp.transport(), 'vty');
   });
 
-  test('a rejected command is VIP_E_APPLY with bgpd own message and status; the ones after it are not sent; the session stays usable', async (t) => {
+  test('a rejected command is VIP_E_APPLY with bgpd own message and status; a refused block stops the batch, a rejected network line does not; the session stays usable', async (t) => {
     if (!gate(t)) return;
     const e = await rejectsWith(sp.apply(ASN, [{ action: 'delete', prefix: '192.0.2.77/32', routeMap: null }]), 'VIP_E_APPLY', /Can't find static route specified/);
     assert.equal(e.details.status, 13, 'CMD_WARNING_CONFIG_FAILED');
     assert.equal(e.details.failed, 'no network 192.0.2.77/32');
-    await rejectsWith(sp.apply(64999, [{ action: 'add', prefix: '192.0.2.10/32', routeMap: 'VIP-RANK-0' }]), 'VIP_E_APPLY', /BGP is already running; AS is 64512/);
-    await rejectsWith(
+    // `router bgp 64999` refused: no network line is sent
+    await rejectsWith(sp.apply(64999, [{ action: 'add', prefix: '192.0.2.10/32', routeMap: 'VIP-RANK-0' }]), 'VIP_E_APPLY', /BGP is already running; AS is 64512[\s\S]*no network line was sent/);
+    assert.ok(!(await sp.readRunning()).networks.some((n) => n.prefix === '192.0.2.10/32'));
+    // network lines go together: a rejected one is reported, with every rejected one, and the others apply
+    const e2 = await rejectsWith(
       sp.apply(ASN, [
         { action: 'add', prefix: '192.0.2.10/32', routeMap: 'VIP-RANK-0' },
         { action: 'delete', prefix: '192.0.2.78/32', routeMap: null },
         { action: 'add', prefix: '192.0.2.11/32', routeMap: 'VIP-RANK-0' },
+        { action: 'delete', prefix: '2001:db8::78/128', routeMap: null },
       ]),
       'VIP_E_APPLY',
-      /the ones before it were applied/,
+      /"no network 192\.0\.2\.78\/32" answered configuration failed \(13\): % Can't find static route specified \(and 1 more: "no network 2001:db8::78\/128"\)[\s\S]*every other network line was applied/,
     );
-    // the same connection, back in enable mode: reads work, and only the first network was applied
+    assert.deepEqual(e2.details.rejected, ['no network 192.0.2.78/32', 'no network 2001:db8::78/128']);
+    // the same connection, back in enable mode: reads work, and the good lines were applied
     const nets = (await sp.readRunning()).networks.map((n) => n.prefix);
-    assert.ok(nets.includes('192.0.2.10/32') && !nets.includes('192.0.2.11/32'), nets.join(' '));
+    assert.ok(nets.includes('192.0.2.10/32') && nets.includes('192.0.2.11/32'), nets.join(' '));
     assert.equal(sp.transport(), 'vty');
-    await sp.apply(ASN, [{ action: 'delete', prefix: '192.0.2.10/32', routeMap: null }]);
+    await sp.apply(ASN, [
+      { action: 'delete', prefix: '192.0.2.10/32', routeMap: null },
+      { action: 'delete', prefix: '192.0.2.11/32', routeMap: null },
+    ]);
   });
 
   test('a network with a route-map that does not exist is accepted silently, as through vtysh (the caller checks first)', async (t) => {
