@@ -160,7 +160,7 @@ export async function benchC(opts: { cold?: number; steady?: number; inProcess?:
       if (i < 3) continue; // warm-up
       r.parseMs.push(t1 - t0);
       r.itemsMs.push(t2 - t1);
-      r.decideMs.push(t4 - t3);
+      r.decideMs.push(t4 - t2);
       r.totalInProcessMs.push(t4 - t0);
     }
     log(`C: in-process parse ${ms(median(r.parseMs))}, dcPolicy ${ms(median(r.itemsMs))}, planCycle ${ms(median(r.decideMs))} (${changes} changes decided: steady means 0)`);

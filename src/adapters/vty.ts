@@ -129,8 +129,9 @@ export function createVtySpeaker(opts: VtySpeakerOptions): DiagnosableSpeaker & 
         details(cmds, { error: e.message }),
       );
     }
-    const why = e instanceof VtyConnError && e.stage === 'closed' ? 'bgpd closed its vty connection (did it stop?)' : (e as Error)?.message ?? String(e);
-    return new VipError('VIP_E_SPEAKER_DOWN', `${why}${where} while trying to ${action}: check systemctl status ${service}${partly}`, details(cmds, { error: (e as Error)?.message ?? String(e) }));
+    const closed = e instanceof VtyConnError && e.stage === 'closed';
+    const why = closed ? 'bgpd closed its vty connection (did it stop?)' : (e as Error)?.message ?? String(e);
+    return new VipError('VIP_E_SPEAKER_DOWN', `${why}${where} while trying to ${action}: check systemctl status ${service}${partly}`, details(cmds, { error: (e as Error)?.message ?? String(e), closed }));
   };
 
   /** Run CMDS pipelined (reads); a command that did not succeed is VIP_E_SPEAKER_DOWN. */
@@ -147,6 +148,24 @@ export function createVtySpeaker(opts: VtySpeakerOptions): DiagnosableSpeaker & 
       throw new VipError('VIP_E_SPEAKER_DOWN', `bgpd could not ${action}${where}: "${cmds[bad]}" answered ${statusText(r.status)}: ${r.text.trim() || '(no output)'}`, details([cmds[bad]!], { status: r.status, output: tail(r.text) }));
     }
     return replies;
+  };
+
+  /**
+   * A read over the socket (or through vtysh when it cannot be used). A kept connection (a daemon's
+   * earlier cycle) that turns out closed, bgpd having restarted meanwhile, is replaced once.
+   */
+  const reading = async <T>(cmds: string[], action: string, viaVtysh: (v: DiagnosableSpeaker) => Promise<T>, use: (replies: VtyReply[]) => T): Promise<T> => {
+    for (let attempt = 0; ; attempt++) {
+      const reused = conn?.usable === true;
+      const c = await connect();
+      if (typeof c === 'string') return viaVtysh(await fallback(c));
+      try {
+        return use(await read(c, cmds, action));
+      } catch (e) {
+        if (attempt === 0 && reused && e instanceof VipError && e.details.closed === true) continue;
+        throw e;
+      }
+    }
   };
 
   const runningOf = (text: string): RunningBgp => parseRunningConfig(text);
@@ -172,19 +191,17 @@ export function createVtySpeaker(opts: VtySpeakerOptions): DiagnosableSpeaker & 
     ),
   ];
 
-  const readRunning = async (): Promise<RunningBgp> => {
-    const c = await connect();
-    if (typeof c === 'string') return (await fallback(c)).readRunning();
-    const [r] = await read(c, ['show running-config'], 'read the running configuration');
-    return runningOf(r!.text);
-  };
+  const readRunning = (): Promise<RunningBgp> =>
+    reading(['show running-config'], 'read the running configuration', (v) => v.readRunning(), ([r]) => runningOf(r!.text));
 
   const lookup = async (prefixes: string[]): Promise<Map<string, PrefixState>> => {
     const wanted = normalised(prefixes);
-    const c = await connect();
-    if (typeof c === 'string') return (await fallback(c)).lookup(wanted);
-    const replies = await read(c, wanted.map((p) => lookupCommand('frr', p)), `look up ${wanted.length} prefixes in the BGP table`);
-    return tableOf(replies, wanted);
+    return reading(
+      wanted.map((p) => lookupCommand('frr', p)),
+      `look up ${wanted.length} prefixes in the BGP table`,
+      (v) => v.lookup(wanted),
+      (replies) => tableOf(replies, wanted),
+    );
   };
 
   return {
@@ -193,21 +210,31 @@ export function createVtySpeaker(opts: VtySpeakerOptions): DiagnosableSpeaker & 
 
     async snapshot(prefixes: string[]) {
       const wanted = normalised(prefixes);
-      const c = await connect();
-      if (typeof c === 'string') {
-        const v = await fallback(c);
-        return v.snapshot ? v.snapshot(wanted) : { running: await v.readRunning(), table: await v.lookup(wanted) };
-      }
-      const cmds = [...wanted.map((p) => lookupCommand('frr', p)), 'show running-config'];
-      const replies = await read(c, cmds, `read the running configuration and look up ${wanted.length} prefixes`);
-      return { running: runningOf(replies.at(-1)!.text), table: tableOf(replies.slice(0, -1), wanted) };
+      return reading(
+        [...wanted.map((p) => lookupCommand('frr', p)), 'show running-config'],
+        `read the running configuration and look up ${wanted.length} prefixes`,
+        async (v) => (v.snapshot ? v.snapshot(wanted) : { running: await v.readRunning(), table: await v.lookup(wanted) }),
+        (replies) => ({ running: runningOf(replies.at(-1)!.text), table: tableOf(replies.slice(0, -1), wanted) }),
+      );
     },
 
     async apply(asn: number, changes: SpeakerChange[]): Promise<void> {
       if (changes.length === 0) return;
       const cmds = buildApplyCommands('frr', asn, changes);
-      const c = await connect();
+      const reused = conn?.usable === true;
+      let c = await connect();
       if (typeof c === 'string') return (await fallback(c)).apply(asn, changes);
+      if (reused) {
+        // a kept connection (a daemon's earlier cycle) may have been closed by a bgpd restart: find
+        // out with a command that changes nothing, before any of the batch is sent
+        try {
+          await c.send(['show bgp vrfs json'], timeoutMs);
+        } catch (e) {
+          if (!(e instanceof VtyConnError && e.stage === 'closed')) throw connFailure(e, 'check the connection to bgpd', ['show bgp vrfs json'], false);
+          c = await connect();
+          if (typeof c === 'string') return (await fallback(c)).apply(asn, changes);
+        }
+      }
       const action = `apply ${changes.length} change${changes.length === 1 ? '' : 's'}`;
       const deadline = Date.now() + timeoutMs;
       const left = () => Math.max(1, deadline - Date.now());
@@ -241,16 +268,14 @@ export function createVtySpeaker(opts: VtySpeakerOptions): DiagnosableSpeaker & 
       if (rejections.length > 0) throw rejected(cmds, rejections);
     },
 
-    async neighbors(): Promise<BgpNeighbor[]> {
-      const c = await connect();
-      if (typeof c === 'string') return (await fallback(c)).neighbors();
-      const [r] = await read(c, ['show bgp summary json'], 'read the BGP neighbors');
-      try {
-        return parseBgpSummaryJson(r!.text);
-      } catch (e) {
-        throw new VipError('VIP_E_SPEAKER_DOWN', `could not read bgpd's BGP summary${where}: ${(e as Error).message}`, { output: tail(r!.text) });
-      }
-    },
+    neighbors: (): Promise<BgpNeighbor[]> =>
+      reading(['show bgp summary json'], 'read the BGP neighbors', (v) => v.neighbors(), ([r]) => {
+        try {
+          return parseBgpSummaryJson(r!.text);
+        } catch (e) {
+          throw new VipError('VIP_E_SPEAKER_DOWN', `could not read bgpd's BGP summary${where}: ${(e as Error).message}`, { output: tail(r!.text) });
+        }
+      }),
 
     transport: () => used,
   };

@@ -195,6 +195,16 @@ describe('vty socket speaker on a real FRR', { concurrency: false }, () => {
     }
     assert.equal((await open.readRunning()).asn, ASN, 'and the socket is used again once bgpd is back');
     assert.equal(open.transport(), 'vty');
+    // a daemon's kept connection across a bgpd restart: the next apply (or read) opens a new one
+    await lab.killBgpd('par1');
+    await lab.startBgpd('par1');
+    await open.apply(ASN, [{ action: 'add', prefix: '192.0.2.10/32', routeMap: 'VIP-RANK-0' }]);
+    assert.equal(open.transport(), 'vty');
+    await lab.killBgpd('par1');
+    await lab.startBgpd('par1');
+    assert.equal((await open.lookup(['192.0.2.10/32'])).size, 1, 'a read as the first call after the restart');
+    assert.ok(!(await open.readRunning()).networks.some((n) => n.prefix === '192.0.2.10/32'), 'a restarted bgpd has its startup config');
+    assert.equal(open.transport(), 'vty');
   });
 });
 
