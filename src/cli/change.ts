@@ -43,16 +43,21 @@ export async function resolveAll(deps: Pick<Deps, 'resolver'>, names: string[]):
   return { resolved, errors };
 }
 
-/** Read back until every change verifies or the deadline passes (bgpd applies asynchronously). */
+/** Read back until every change verifies or the deadline passes (bgpd applies asynchronously: a
+ *  withdrawn network left the lab's BGP table 60-80 ms after `no network` returned, bgpd's route
+ *  processing queue running after a hold). Every 10 ms for the first 200 ms, then doubling to
+ *  400 ms: over bgpd's vty socket a read-back of a few prefixes costs ~1 ms, so polling often is
+ *  cheap, where one vtysh per read-back made a 50 ms first wait the better deal. */
 export async function readBack(
   speaker: Speaker,
   plan: PlannedChange[],
   intent: 'add' | 'delete' | ((c: PlannedChange) => 'add' | 'delete'),
   timeoutMs: number,
 ): Promise<{ verdicts: Verdict[]; running: RunningBgp; table: Map<string, PrefixState> }> {
-  const deadline = Date.now() + timeoutMs;
+  const start = Date.now();
+  const deadline = start + timeoutMs;
   const intentOf = typeof intent === 'function' ? intent : () => intent;
-  for (let delay = 50; ; delay = Math.min(delay * 2, 400)) {
+  for (let delay = 10; ; delay = Date.now() - start < 200 ? 10 : Math.min(delay * 2, 400)) {
     const prefixes = plan.map((c) => c.vip.prefix);
     const { running, table } = speaker.snapshot ? await speaker.snapshot(prefixes) : { running: await speaker.readRunning(), table: await speaker.lookup(prefixes) };
     const verdicts = plan.map((c) => verify(intentOf(c), c, running, table.get(c.vip.prefix)));
