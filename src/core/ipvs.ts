@@ -106,39 +106,60 @@ export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
   const malformed: string[] = [];
   let current: IpvsService | null = null;
 
-  const lines = text.split('\n');
   // The kernel ends every line with "\n": text that does not was cut in the middle of a line (a
   // short read), and that last piece may look like a shorter valid line ("rr" cut from "rr ops").
-  const cut = text !== '' && !text.endsWith('\n') ? lines.length - 1 : -1;
-  lines.forEach((raw, i) => {
-    const where = `line ${i + 1}`;
-    if (i === cut) {
-      malformed.push(bad(where, 'cut short (no newline at the end of the text)', raw));
-      return;
+  // Lines are walked in place (no array of 90,000 strings for a big table).
+  for (let start = 0, i = 0; start < text.length; i++) {
+    const nl = text.indexOf('\n', start);
+    const raw = nl < 0 ? text.slice(start) : text.slice(start, nl);
+    start = nl < 0 ? text.length : nl + 1;
+    if (nl < 0) {
+      malformed.push(bad(`line ${i + 1}`, 'cut short (no newline at the end of the text)', raw));
+      break;
     }
-    const t = raw.trim().split(/\s+/).filter(Boolean);
-    if (t.length === 0) return;
+    const t = words(raw);
+    if (t.length === 0) continue;
+    const where = `line ${i + 1}`;
     // The three header lines.
-    if (t[0] === 'IP' && t[1] === 'Virtual') return;
-    if (t[0] === 'Prot' && t[1] === 'LocalAddress:Port') return;
-    if (t[0] === '->' && t[1] === 'RemoteAddress:Port') return;
+    if (t[0] === 'IP' && t[1] === 'Virtual') continue;
+    if (t[0] === 'Prot' && t[1] === 'LocalAddress:Port') continue;
+    if (t[0] === '->' && t[1] === 'RemoteAddress:Port') continue;
 
     if (t[0] === '->') {
       if (!current) {
         // Attributing it to nothing is safer than to the wrong service, and the table is not whole.
         malformed.push(bad(where, 'real server before any virtual service', raw));
-        return;
+        continue;
       }
       const real = procReal(t, where, raw, warnings, malformed, canon);
       if (real) current.reals.push(real);
-      return;
+      continue;
     }
 
     current = procService(t, where, raw, hz, warnings, malformed, canon);
     if (current) services.push(current);
-  });
+  }
 
   return sortTable({ services, warnings, malformed });
+}
+
+/** The words of a line: `line.trim().split(/\s+/)` without the empty ones, by a loop over ASCII
+ *  (a big table has 90,000 lines); a line with any non-ASCII character takes the regex, whose \s
+ *  also splits on Unicode spaces. */
+export function words(line: string): string[] {
+  const out: string[] = [];
+  let from = -1;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c > 127) return line.trim().split(/\s+/).filter(Boolean);
+    const space = c === 32 || (c >= 9 && c <= 13);
+    if (space) {
+      if (from >= 0) out.push(line.slice(from, i));
+      from = -1;
+    } else if (from < 0) from = i;
+  }
+  if (from >= 0) out.push(line.slice(from));
+  return out;
 }
 
 function procService(

@@ -125,3 +125,28 @@ test('printable: control and format characters are escaped, long text cut', () =
   assert.equal(printable('x'.repeat(300)).length, 203);
   assert.equal(printable('2001:db8::1 ok'), '2001:db8::1 ok');
 });
+
+test('the dotted-quad fast path and the memo of parseAddress/normalisePrefix answer as ipaddr.js does', async () => {
+  const { default: ipaddr } = await import('ipaddr.js');
+  const reference = (t: string): string | null => {
+    const b = t.trim();
+    if (!b.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(b)) return null;
+    return /^[0-9A-Fa-f:.]+$/.test(b) && ipaddr.isValid(b) ? ipaddr.parse(b).toString() : null;
+  };
+  const octets = ['0', '00', '01', '1', '9', '10', '99', '100', '199', '200', '249', '250', '255', '256', '300', '999', '1000', '-1', ''];
+  let n = 0;
+  for (let i = 0; i < 4000; i++) {
+    const pick = () => octets[(i * 7919 + n++ * 104729) % octets.length]!;
+    const t = [pick(), pick(), pick(), pick()].join('.');
+    for (const text of [t, ` ${t}`, `${t}.1`]) {
+      assert.equal(parseAddress(text)?.address ?? null, reference(text), text);
+      assert.equal(parseAddress(text)?.address ?? null, reference(text), `${text} (memo)`);
+      const ref = reference(text);
+      assert.equal(normalisePrefix(`${text}/32`), ref && !ref.includes(':') ? `${ref}/32` : null, `${text}/32`);
+    }
+  }
+  // a caller that changes the answer it got does not change the next one
+  const a = parseAddress('2001:db8::1')!;
+  a.address = 'changed';
+  assert.equal(parseAddress('2001:db8::1')!.address, '2001:db8::1');
+});
