@@ -9,9 +9,8 @@
 //   goes to `malformed`, and assertReadable refuses the table: a format this code does not know
 //   must never read as "no real servers" (SPEC "Trusting inputs").
 // Output order is canonical (see sortTable) so that the kernel's hash order never shows up in diffs or tests.
-import ipaddr from 'ipaddr.js';
 import { VipError } from './errors.js';
-import { parseAddress } from './prefix.js';
+import { addressBytes, parseAddress, v6Text } from './prefix.js';
 import { printable } from './text.js';
 
 /** Known kinds; any other protocol is kept lower-cased (e.g. "ip_51") with a warning. */
@@ -111,12 +110,20 @@ export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
   // Lines are walked in place (no array of 90,000 strings for a big table).
   for (let start = 0, i = 0; start < text.length; i++) {
     const nl = text.indexOf('\n', start);
-    const raw = nl < 0 ? text.slice(start) : text.slice(start, nl);
+    const lineStart = start;
     start = nl < 0 ? text.length : nl + 1;
     if (nl < 0) {
-      malformed.push(bad(`line ${i + 1}`, 'cut short (no newline at the end of the text)', raw));
+      malformed.push(bad(`line ${i + 1}`, 'cut short (no newline at the end of the text)', text.slice(lineStart)));
       break;
     }
+    if (current) {
+      const real = scanRealLine(text, lineStart, nl, canon);
+      if (real) {
+        current.reals.push(real);
+        continue;
+      }
+    }
+    const raw = text.slice(lineStart, nl);
     const t = words(raw);
     if (t.length === 0) continue;
     const where = `line ${i + 1}`;
@@ -226,6 +233,97 @@ function procService(
   if (!KNOWN_KINDS.has(kind)) warnings.push(`${where}: unknown protocol "${printable(proto)}" kept as "${printable(kind)}"`);
   return { kind, vip, port, fwmark, scheduler, persistent, flags, reals: [] };
 }
+
+const hexVal = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1);
+const FORWARD_NAMES: [string, IpvsForward][] = [['Route', 'route'], ['Masq', 'masq'], ['Tunnel', 'tunnel'], ['Local', 'local']];
+
+/**
+ * procReal for the common line, read in place from TEXT[FROM, TO) without cutting it into words:
+ * "  -> C0000201:0050      Route   1      0          0" (IPv4 %08X, or bracketed fully expanded
+ * IPv6), spaces or tabs between the six columns, a known forwarding method, three int32 decimals.
+ * A big table has 90,000 such lines, and their words were most of the parse and its garbage.
+ * Anything else gives null and goes through procReal, which reads it or reports it: the same
+ * result either way (test/core/ipvs.test.ts compares the two on generated lines).
+ */
+export function scanRealLine(text: string, from: number, to: number, canon: ProcCanon): IpvsReal | null {
+  let i = skipBlanks(text, from, to);
+  if (text.charCodeAt(i) !== 45 || text.charCodeAt(i + 1) !== 62) return null; // "->"
+  let j = skipBlanks(text, i + 2, to);
+  if (j === i + 2) return null;
+  i = j;
+  const addrEnd = text.charCodeAt(i) === 91 ? i + 41 : i + 8; // "[" + 39 + "]", or 8 hex digits
+  if (addrEnd + 5 > to || text.charCodeAt(addrEnd) !== 58) return null;
+  const address = canon(text.slice(i, addrEnd));
+  if (address === null) return null;
+  let port = 0;
+  for (let k = addrEnd + 1; k < addrEnd + 5; k++) {
+    const h = hexVal(text.charCodeAt(k));
+    if (h < 0) return null;
+    port = port * 16 + h;
+  }
+  i = addrEnd + 5;
+  j = skipBlanks(text, i, to);
+  if (j === i) return null;
+  i = j;
+  let forward: IpvsForward | null = null;
+  for (const [name, f] of FORWARD_NAMES) {
+    if (text.startsWith(name, i)) {
+      const after = text.charCodeAt(i + name.length);
+      if (i + name.length === to || after === 32 || after === 9) {
+        forward = f;
+        i += name.length;
+        break;
+      }
+    }
+  }
+  if (forward === null) return null;
+  // three int32 decimals, each after blanks: NUMS[0..2], i moves past each
+  for (let n = 0; n < 3; n++) {
+    j = skipBlanks(text, i, to);
+    if (j === i) return null;
+    i = j;
+    const neg = text.charCodeAt(i) === 45;
+    if (neg) i++;
+    const start = i;
+    let v = 0;
+    while (i < to) {
+      const c = text.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      v = v * 10 + (c - 48);
+      i++;
+    }
+    if (i === start || i - start > 10) return null;
+    v = neg ? -v : v;
+    if (v < INT32_MIN || v > INT32_MAX) return null;
+    NUMS[n] = v;
+  }
+  if (skipBlanks(text, i, to) !== to) return null;
+  return { address, port, forward, weight: NUMS[0]!, active: NUMS[1]!, inactive: NUMS[2]! };
+}
+
+/** scanRealLine's three numbers, reused (no array per line). */
+const NUMS = [0, 0, 0];
+
+/** The index of the first character from I on that is not a space or a tab (at most TO). */
+function skipBlanks(text: string, i: number, to: number): number {
+  while (i < to) {
+    const c = text.charCodeAt(i);
+    if (c !== 32 && c !== 9) break;
+    i++;
+  }
+  return i;
+}
+
+/** The same line through the general path (words + procReal): for tests of scanRealLine. */
+export function readRealLineSlowly(line: string): IpvsReal | null {
+  const warnings: string[] = [];
+  const malformed: string[] = [];
+  const t = words(line);
+  return t[0] === '->' ? procReal(t, 'line 1', line, warnings, malformed, memo(procAddress)) : null;
+}
+
+/** A memo of the /proc address reader, for scanRealLine's callers. */
+export const procCanon = (): ProcCanon => memo(procAddress);
 
 /** "  -> ADDR:PORT Forward Weight ActiveConn InActConn": exactly six columns. */
 function procReal(t: string[], where: string, raw: string, warnings: string[], malformed: string[], canon: ProcCanon): IpvsReal | null {
@@ -503,25 +601,27 @@ function memo<T>(f: (text: string) => T): (text: string) => T {
 /** Canonical order: address services by VIP (IPv4 first), port, kind; firewall marks last;
  *  real servers by address and port. Returns a new table. */
 export function sortTable(table: IpvsTable): IpvsTable {
-  // Sort keys computed once per address: a 10,000-service table has 90,000 of them.
-  const keys = new Map<string, string>();
-  const key = (address: string): string => {
-    let k = keys.get(address);
-    if (k === undefined) {
-      const a = ipaddr.parse(address);
-      k = `${a.kind() === 'ipv4' ? 4 : 6}${a.toByteArray().map((b) => b.toString(16).padStart(2, '0')).join('')}`;
-      keys.set(address, k);
-    }
-    return k;
-  };
+  // Every distinct address gets its sort key once and then a rank, so that the sorts (90,000 reals
+  // in a big table) compare numbers: ranks are in key order, so the order is the keys' order.
+  const addrs = new Set<string>();
+  for (const s of table.services) {
+    if (s.vip !== null) addrs.add(s.vip);
+    for (const r of s.reals) addrs.add(r.address);
+  }
+  const keyed = [...addrs].map((address): [string, string] => {
+    const b = addressBytes(address);
+    return [`${b.length === 4 ? 4 : 6}${b.map((x) => x.toString(16).padStart(2, '0')).join('')}`, address];
+  });
+  keyed.sort((a, b) => cmp(a[0], b[0]));
+  const rank = new Map<string, number>(keyed.map(([, address], i) => [address, i]));
   const services = table.services.map((s) => ({
     ...s,
-    reals: [...s.reals].sort((a, b) => cmp(key(a.address), key(b.address)) || a.port - b.port),
+    reals: [...s.reals].sort((a, b) => rank.get(a.address)! - rank.get(b.address)! || a.port - b.port),
   }));
   services.sort((a, b) => {
     if ((a.vip === null) !== (b.vip === null)) return a.vip === null ? 1 : -1;
     if (a.vip !== null && b.vip !== null) {
-      const c = cmp(key(a.vip), key(b.vip));
+      const c = rank.get(a.vip)! - rank.get(b.vip)!;
       if (c) return c;
     }
     return (a.port ?? 0) - (b.port ?? 0) || (a.fwmark ?? 0) - (b.fwmark ?? 0) || cmp(a.kind, b.kind);
@@ -549,26 +649,7 @@ function forward(name: string, where: string, warnings: string[]): IpvsForward {
  */
 export function expandedV6ToCanonical(text: string): string | null {
   if (text.length !== 39 || !/^[0-9a-fA-F]{4}(?::[0-9a-fA-F]{4}){7}$/.test(text)) return null;
-  const groups = text.split(':').map((g) => parseInt(g, 16));
-  // the longest run of two or more zero groups (the first one on a tie) becomes "::"
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+  return v6Text(text.split(':').map((g) => parseInt(g, 16)));
 }
 
 function hexNumber(text: string | undefined, maxDigits: number): number | null {

@@ -24,12 +24,84 @@ export function parseAddress(text: string): { address: string; family: Family } 
   if (CANONICAL_V4.test(text)) return { address: text, family: 4 };
   let r = seen.get(text);
   if (r === undefined) {
-    const w = parseWritten(text);
-    r = !w || w.zone !== null ? null : { address: w.addr.toString(), family: w.addr.kind() === 'ipv4' ? 4 : 6 };
+    // plain hex-and-colons IPv6 (no embedded IPv4, no zone, no spaces): RFC 5952 form computed here
+    const groups = HEX_COLONS.test(text) ? v6Groups(text) : null;
+    if (groups) r = { address: v6Text(groups), family: 6 };
+    else {
+      const w = parseWritten(text);
+      r = !w || w.zone !== null ? null : { address: w.addr.toString(), family: w.addr.kind() === 'ipv4' ? 4 : 6 };
+    }
     if (seen.size >= SEEN_MAX) seen.clear();
     seen.set(text, r);
   }
   return r && { ...r };
+}
+
+const HEX_COLONS = /^[0-9A-Fa-f:]+$/;
+
+/** The 8 groups of an IPv6 address written as hex groups and at most one "::" (which stands for at
+ *  least one zero group); null for anything else, which then goes to ipaddr.js. */
+export function v6Groups(text: string): number[] | null {
+  const dbl = text.indexOf('::');
+  if (dbl >= 0 && text.indexOf('::', dbl + 1) >= 0) return null;
+  const side = (part: string): number[] | null => {
+    if (part === '') return [];
+    const out: number[] = [];
+    for (const g of part.split(':')) {
+      if (g.length < 1 || g.length > 4) return null;
+      out.push(parseInt(g, 16));
+    }
+    return out;
+  };
+  if (dbl < 0) {
+    const all = side(text);
+    return all && all.length === 8 ? all : null;
+  }
+  const head = side(text.slice(0, dbl));
+  const tail = side(text.slice(dbl + 2));
+  if (!head || !tail || head.length + tail.length > 7) return null;
+  return [...head, ...Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+}
+
+/** RFC 5952 text of 8 groups, as ipaddr.js prints it: lower-case hex without leading zeros, the
+ *  longest run of two or more zero groups (the first on a tie) as "::". */
+export function v6Text(groups: readonly number[]): string {
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+const bytesSeen = new Map<string, number[]>();
+
+/** The 4 or 16 bytes of an address in parseAddress's canonical form (remembered: sorting and
+ *  prefix checks ask for the same VIPs over and over). Throws on text that is not one. */
+export function addressBytes(address: string): number[] {
+  let b = bytesSeen.get(address);
+  if (b === undefined) {
+    if (CANONICAL_V4.test(address)) b = address.split('.').map(Number);
+    else {
+      const g = HEX_COLONS.test(address) ? v6Groups(address) : null;
+      b = g ? g.flatMap((x) => [x >> 8, x & 255]) : ipaddr.parse(address).toByteArray();
+    }
+    if (bytesSeen.size >= SEEN_MAX) bytesSeen.clear();
+    bytesSeen.set(address, b);
+  }
+  return b;
 }
 
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]\\d|\\d)';
@@ -145,6 +217,7 @@ export function normalisePrefix(text: string): string | null {
   const len = Number(lenText);
   const max = addr.family === 4 ? 32 : 128;
   if (len > max) return null;
+  if (len === max) return `${addr.address}/${len}`; // a host prefix has no host bits to clear
   const net = ipaddr.parse(addr.address);
   const bytes = net.toByteArray();
   for (let bit = len; bit < max; bit++) bytes[bit >> 3]! &= ~(0x80 >> (bit & 7));
@@ -153,28 +226,38 @@ export function normalisePrefix(text: string): string | null {
 
 // vip_prefixes is one array per config: parse it once, not once per VIP (a watchdog cycle asks
 // for every VIP of every service).
-const parsedPrefixes = new WeakMap<readonly string[], [ipaddr.IPv4 | ipaddr.IPv6, number][]>();
+const parsedPrefixes = new WeakMap<readonly string[], [number[], number][]>();
+
+/** True when the first LEN bits of A and NET are equal (both the same family's bytes). */
+function matchBits(a: number[], net: number[], len: number): boolean {
+  let i = 0;
+  for (; i < len >> 3; i++) if (a[i] !== net[i]) return false;
+  const rest = len & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return (a[i]! & mask) === (net[i]! & mask);
+}
 
 /** True when the VIP lies inside one of the (normalised or not) prefixes. */
 export function insideAny(vip: Vip, prefixes: readonly string[]): boolean {
   let nets = parsedPrefixes.get(prefixes);
   if (!nets) {
-    nets = prefixes.flatMap((p): [ipaddr.IPv4 | ipaddr.IPv6, number][] => {
+    nets = prefixes.flatMap((p): [number[], number][] => {
       const n = normalisePrefix(p);
       if (!n) return [];
       const [a, l] = n.split('/') as [string, string];
-      return [[ipaddr.parse(a), Number(l)]];
+      return [[addressBytes(a), Number(l)]];
     });
     parsedPrefixes.set(prefixes, nets);
   }
-  const addr = ipaddr.parse(vip.address);
-  return nets.some(([net, len]) => net.kind() === addr.kind() && addr.match(net, len));
+  const addr = addressBytes(vip.address);
+  return nets.some(([net, len]) => net.length === addr.length && matchBits(addr, net, len));
 }
 
 /** Stable order: IPv4 before IPv6, then numerically. */
 export function compareVips(a: Vip, b: Vip): number {
   if (a.family !== b.family) return a.family - b.family;
-  return compareBytes(ipaddr.parse(a.address).toByteArray(), ipaddr.parse(b.address).toByteArray());
+  return compareBytes(addressBytes(a.address), addressBytes(b.address));
 }
 
 function compareBytes(x: number[], y: number[]): number {
@@ -187,7 +270,7 @@ export function sortByVip<T>(items: T[], vipOf: (t: T) => Vip): T[] {
   return items
     .map((t) => {
       const v = vipOf(t);
-      return { t, family: v.family, b: ipaddr.parse(v.address).toByteArray() };
+      return { t, family: v.family, b: addressBytes(v.address) };
     })
     .sort((x, y) => (x.family !== y.family ? x.family - y.family : compareBytes(x.b, y.b)))
     .map((x) => x.t);

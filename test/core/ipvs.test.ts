@@ -592,3 +592,25 @@ test('expandedV6ToCanonical agrees with the general parser (RFC 5952) on every z
   assertEq(expandedV6ToCanonical('2001:db8::10'), null, 'not the kernel form');
   assertEq(n > 700, true);
 });
+
+test('scanRealLine (the in-place reader of real server lines) gives what words + procReal give, or leaves the line to them', async () => {
+  const { scanRealLine, readRealLineSlowly, procCanon } = await import('../../src/core/ipvs.ts');
+  const addrs = ['C0000201', 'c0000201', 'C00002', 'C0000201FF', '[2001:0db8:0000:0000:0000:0000:0000:0010]', '[2001:0DB8:0000:0000:0000:0000:0000:0010]', '[2001:db8::10]', 'ZZZZZZZZ'];
+  const ports = ['0050', '50', '01BB', 'zz50', '00500'];
+  const fwds = ['Route', 'Masq', 'Tunnel', 'Local', 'route', 'Routed', 'Foo', '1x'];
+  const nums = ['1', '100', '0', '-1', '-0', '007', '2147483647', '2147483648', '-2147483648', '-2147483649', '99999999999', '000000000001', 'x', ''];
+  const gaps = [' ', '  ', '\t', ' \t ', '', '\u00a0'];
+  let seed = 7;
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  // the first two entries of each list are good ones: picked most of the time
+  const pick = <T>(xs: T[]): T => (rnd(10) < 8 ? xs[rnd(2)]! : xs[rnd(xs.length)]!);
+  let fast = 0;
+  for (let i = 0; i < 30_000; i++) {
+    const line = `${pick(['  ', '', ' \t'])}${pick(['->', '-> ', '=>'])}${pick(gaps)}${pick(addrs)}:${pick(ports)}${pick(gaps)}${pick(fwds)}${pick(gaps)}${pick(nums)}${pick(gaps)}${pick(nums)}${pick(gaps)}${pick(nums)}${pick(['', ' ', '  \t', ' 5', '\r'])}`;
+    const got = scanRealLine(line, 0, line.length, procCanon());
+    if (got === null) continue;
+    fast++;
+    assert.deepEqual(got, readRealLineSlowly(line), JSON.stringify(line));
+  }
+  assert.ok(fast > 1000, `the generator reaches the fast path (${fast})`);
+});

@@ -150,3 +150,38 @@ test('the dotted-quad fast path and the memo of parseAddress/normalisePrefix ans
   a.address = 'changed';
   assert.equal(parseAddress('2001:db8::1')!.address, '2001:db8::1');
 });
+
+test('the IPv6 fast path (hex groups and one "::") gives ipaddr.js own RFC 5952 text and bytes, or leaves the text to ipaddr.js', async () => {
+  const { default: ipaddr } = await import('ipaddr.js');
+  const { addressBytes } = await import('../../src/core/prefix.ts');
+  const reference = (t: string): string | null => (/^[0-9A-Fa-f:.]+$/.test(t) && t.includes(':') && ipaddr.isValid(t) ? ipaddr.parse(t).toString() : null);
+  const groups = ['0', '00', '000', '0000', '1', 'a', 'F', 'ffff', 'FFFF', '0db8', '2001', '12345', 'g', ''];
+  let seed = 1;
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  for (let i = 0; i < 20_000; i++) {
+    const n = 1 + rnd(9);
+    const parts = Array.from({ length: n }, () => groups[rnd(groups.length)]!);
+    let text = parts.join(':');
+    if (rnd(2)) {
+      const at = rnd(n + 1);
+      text = `${parts.slice(0, at).join(':')}::${parts.slice(at).join(':')}`;
+    }
+    const want = reference(text);
+    const got = parseAddress(text)?.address ?? null;
+    assert.equal(got, want, JSON.stringify(text));
+    if (want) assert.deepEqual(addressBytes(want), ipaddr.parse(want).toByteArray(), want);
+  }
+  for (const [text, want] of [['::', '::'], ['::1', '::1'], ['1::', '1::'], ['2001:DB8:0:0:1:0:0:1', '2001:db8::1:0:0:1'], ['0:0:1:0:0:0:1:0', '0:0:1::1:0'], ['::ffff:c000:201', '::ffff:c000:201']]) {
+    assert.equal(parseAddress(text!)?.address, want, text);
+  }
+  // insideAny over bytes agrees with ipaddr.js match
+  const nets = ['2001:db8::/48', '192.0.2.0/25', '2001:db8:ffff::/47', '198.51.100.0/22'];
+  for (const a of ['2001:db8::1', '2001:db8:0:ffff::1', '2001:db8:1::1', '2001:db8:fffe::1', '2001:db8:ffff:1::', '192.0.2.1', '192.0.2.200', '198.51.101.7', '198.51.104.1']) {
+    const want = nets.some((n) => {
+      const [net, len] = ipaddr.parseCIDR(n);
+      const x = ipaddr.parse(a);
+      return x.kind() === net.kind() && x.match(net, len);
+    });
+    assert.equal(insideAny(toVip(a), nets), want, a);
+  }
+});
