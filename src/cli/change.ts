@@ -57,7 +57,19 @@ export async function readBack(
   const start = Date.now();
   const deadline = start + timeoutMs;
   const intentOf = typeof intent === 'function' ? intent : () => intent;
+  // A big batch: a full read-back asks bgpd for every prefix's detail (1000: ~50 ms of bgpd's
+  // time, and the first one came too early in the lab), so first wait, one lookup at a time (~1 ms),
+  // until the prefix bgpd got last looks done. The verdicts still come from one full read-back.
+  const changed = plan.filter((c) => c.action !== 'none');
+  const probe = changed.length >= 50 ? (changed.filter((c) => c.vip.family === 6).at(-1) ?? changed.at(-1)) : undefined;
   for (let delay = 10; ; delay = Date.now() - start < 200 ? 10 : Math.min(delay * 2, 400)) {
+    if (probe && Date.now() < deadline) {
+      const st = (await speaker.lookup([probe.vip.prefix])).get(probe.vip.prefix);
+      if (intentOf(probe) === 'add' ? !st?.inTable || !st.valid : st?.inTable) {
+        await new Promise((r) => setTimeout(r, delay));
+        continue;
+      }
+    }
     const prefixes = plan.map((c) => c.vip.prefix);
     const { running, table } = speaker.snapshot ? await speaker.snapshot(prefixes) : { running: await speaker.readRunning(), table: await speaker.lookup(prefixes) };
     const verdicts = plan.map((c) => verify(intentOf(c), c, running, table.get(c.vip.prefix)));

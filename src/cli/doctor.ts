@@ -59,7 +59,7 @@ export const DEFAULT_DOCTOR_PATHS: DoctorPaths = {
 const failureOf = (e: unknown): Failure =>
   isVipError(e) ? { code: e.code, message: e.message } : { code: 'VIP_E_FAILED', message: (e as Error)?.message ?? String(e) };
 
-/** The executable vtysh would be, as execa finds it: a path as given, or the first hit on PATH. */
+/** The executable vtysh would be, as spawn finds it: a path as given, or the first hit on PATH. */
 async function findExecutable(bin: string): Promise<string | null> {
   const candidates = bin.includes('/') ? [bin] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, bin));
   for (const c of candidates) {
