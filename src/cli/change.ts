@@ -185,7 +185,7 @@ export async function step(deps: Deps, targets: Target[], resolved: ResolvedName
     const hold = { reason, by: opts.by, since: now, names: resolved.map((r) => r.name) };
     if (what.kind === 'add') {
       state = clearHolds(state, prefixes);
-      for (const t of mine) announced[t.vip.prefix] = { routeMap: t.routeMap, source: t.source === 'discover' ? 'literal' : t.source, since: announced[t.vip.prefix]?.since ?? now };
+      for (const t of mine) announced[t.vip.prefix] = { routeMap: t.routeMap, source: t.source, since: announced[t.vip.prefix]?.since ?? now };
     } else if (what.kind === 'drain') {
       state = setHolds(state, prefixes, { ...hold, drain: { until: what.until } });
       for (const c of plan) if (c.routeMap === DRAIN_ROUTE_MAP && announced[c.vip.prefix]) announced[c.vip.prefix] = { ...announced[c.vip.prefix]!, routeMap: DRAIN_ROUTE_MAP };

@@ -10,7 +10,7 @@ import { liveText, vipLive, type CheckResults } from './checks.js';
 import { VipError } from './errors.js';
 import type { IpvsTable } from './ipvs.js';
 import { ipvsVips, liveCounts, type LiveCount } from './live.js';
-import { dcPolicy, DRAIN_ROUTE_MAP, outsidePrefixes, sortedTargets, type DcPolicy, type Target } from './policy.js';
+import { dcPolicy, DRAIN_ROUTE_MAP, hostPrefixInside, outsidePrefixes, sortedTargets, type DcPolicy, type Target } from './policy.js';
 import { sortByVip, toVip } from './prefix.js';
 import type { Announcement, IpvsTrust, LogFields, ResolvedName, RunningBgp, SpeakerChange, State, Vip, WatchdogStateName, WatchdogVipState } from './types.js';
 import type { Config } from '../config/load.js';
@@ -207,7 +207,7 @@ export function planCycle(input: CycleInput): CyclePlan {
     const unknownWhy =
       gone !== undefined ? `virtual services vanished, not believed (${gone}/${settle})`
       : usesIpvs && input.ipvs instanceof VipError ? 'IPVS unreadable'
-      : usesIpvs && counts === null && !(input.ipvs instanceof VipError) ? 'IPVS table not believed'
+      : usesIpvs && counts === null ? 'IPVS table not believed'
       : null;
     const d = live === null && !held(p) && unknownWhy ? { ...decided, why: unknownWhy } : decided;
     let change: Pick<CycleRow, 'action' | 'why' | 'routeMap' | 'line'>;
@@ -246,7 +246,7 @@ export function planCycle(input: CycleInput): CyclePlan {
   // 4. What is configured but no longer a target: holds always win; what this tool announced is
   //    withdrawn once it has stayed out of the policy for `settle` believed cycles (never orphaned).
   const isTarget = (p: string) => policy.targets.has(p);
-  const inside = (p: string) => outsidePrefixes([{ action: 'delete', prefix: p, routeMap: null }], config.vip_prefixes).length === 0;
+  const inside = (p: string) => hostPrefixInside(p, config.vip_prefixes);
   for (const p of Object.keys(state.holds)) {
     if (isTarget(p) || !conf.has(p) || !inside(p)) continue;
     const vip = toVip(p.split('/')[0]!);

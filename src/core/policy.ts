@@ -238,15 +238,18 @@ export function targetsFor(
 
 /** Speaker-boundary re-check: the changes that would touch an address outside vip_prefixes. */
 export function outsidePrefixes(changes: readonly SpeakerChange[], vipPrefixes: readonly string[]): SpeakerChange[] {
-  return changes.filter((c) => {
-    const [addr, len] = c.prefix.split('/');
-    try {
-      const vip = toVip(addr!);
-      return vip.prefix !== `${vip.address}/${len}` || !insideAny(vip, vipPrefixes);
-    } catch {
-      return true;
-    }
-  });
+  return changes.filter((c) => !hostPrefixInside(c.prefix, vipPrefixes));
+}
+
+/** Is PREFIX a canonical host prefix (192.0.2.1/32, 2001:db8::1/128) inside vip_prefixes? */
+export function hostPrefixInside(prefix: string, vipPrefixes: readonly string[]): boolean {
+  const [addr, len] = prefix.split('/');
+  try {
+    const vip = toVip(addr!);
+    return vip.prefix === `${vip.address}/${len}` && insideAny(vip, vipPrefixes);
+  } catch {
+    return false;
+  }
 }
 
 /**
