@@ -231,6 +231,9 @@ export function splitJsonValues(text: string): unknown[] {
 
 interface DetailPath {
   valid?: boolean;
+  /** bgpd marked the path for removal (a `no network` it has taken); its work queue sends the
+   *  withdraw after its hold (50 ms in FRR's lib/workqueue.h) */
+  removed?: boolean;
   sourced?: boolean;
   bestpath?: { overall?: boolean };
 }
@@ -239,7 +242,8 @@ interface DetailPath {
  * One `show bgp <afi> unicast P json` answer (FRR 8.x detail form) as the state of OUR announcement:
  * the path sourced by a `network` statement. A path learned from a peer does not count: once this DC
  * withdraws, the same prefix stays in the table through the router from the other DCs, and that must
- * not read as "still announced". advertisedTo counts the peers in `advertisedTo` while our path is the
+ * not read as "still announced". A path bgpd already marked `removed` counts as gone: the withdraw is
+ * decided and queued, so a `-d` need not wait out the work queue's hold to verify. advertisedTo counts the peers in `advertisedTo` while our path is the
  * best one (FRR advertises only the best path); 0 otherwise. Returns null for `{}` (not in the table).
  */
 export function prefixStateFromJson(doc: unknown): PrefixState | null {
@@ -249,7 +253,7 @@ export function prefixStateFromJson(doc: unknown): PrefixState | null {
   const prefix = normalisePrefix(d.prefix);
   if (!prefix) return null;
   const paths = Array.isArray(d.paths) ? (d.paths as DetailPath[]) : [];
-  const ours = paths.find((p) => p && p.sourced === true);
+  const ours = paths.find((p) => p && p.sourced === true && p.removed !== true);
   if (!ours) return absent(prefix);
   const best = ours.bestpath?.overall === true;
   const peers = d.advertisedTo && typeof d.advertisedTo === 'object' ? Object.keys(d.advertisedTo).length : 0;

@@ -143,6 +143,11 @@ test('parseLookupJson: after a withdraw the prefix is still in the table, but no
   assert.deepEqual(m.get('192.0.2.1/32'), st('192.0.2.1/32', false, false, false, 0));
 });
 
+test('parseLookupJson: a path bgpd marked removed (a `no network` in its work queue, FRR 8.4 right after the change) is gone', () => {
+  const m = parseLookupJson(fixture('lookup-removed.json.out'), ['192.0.2.1/32']);
+  assert.deepEqual(m.get('192.0.2.1/32'), st('192.0.2.1/32', false, false, false, 0));
+});
+
 test('parseLookupJson: no BGP instance reads as not in the table; keys are normalised', () => {
   const m = parseLookupJson(fixture('lookup-nobgp.json.out'), ['192.0.2.1/32', '2001:DB8:0::1/128']);
   assert.deepEqual([...m.keys()], ['192.0.2.1/32', '2001:db8::1/128']);
