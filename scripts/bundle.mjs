@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // Bundles the CLI and its dependencies (esbuild), so that a run reads a few files instead of hundreds
 // of modules: on a slow disk, or the 9p root of the IPVS lab VM, start-up drops from ~11 s to ~5 s.
-//   dist/bundle/   what bin/vip-mgmt runs: split into chunks, so `--help` or `-a` loads only what
-//                  it needs (zod, yaml, pino... are loaded by the commands that use them)
+//   dist/bundle/   what bin/vip-mgmt runs: vip-mgmt.cjs and its V8 code cache vip-mgmt.cjs.cache
+//                  (bin/load.mjs, scripts/code-cache.mjs)
 //   dist/vip-mgmt.mjs  ONE self-contained file for a load balancer that has only `node`; also what
 //                  the .deb runs as /usr/bin/vip-mgmt (scripts/deb.mjs)
 // Both carry templates/*.mustache (src/cli/templates.ts): `render` and `cron` need nothing beside them.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 // The text of every template, keyed by file name, for src/cli/templates.ts. Defined as ONE string
@@ -19,7 +20,21 @@ const templates = Object.fromEntries(
     .map((f) => [f, readFileSync(`templates/${f}`, 'utf8')]),
 );
 
+// zod re-exports every locale (`z.locales`, ~390 KB of the bundle's ~800 KB of zod) through
+// namespace exports that esbuild cannot shake; vip-mgmt uses none of them (English messages come
+// from locales/en.js, which zod's schemas import directly). Every run that validates compiled them.
+const noZodLocales = {
+  name: 'no-zod-locales',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir) ? { path: 'zod-locales', namespace: 'no-zod-locales' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'no-zod-locales' }, () => ({ contents: 'export {};', loader: 'js' }));
+  },
+};
+
 const common = {
+  plugins: [noZodLocales],
   entryPoints: { 'vip-mgmt': 'src/cli/entry.ts' },
   bundle: true,
   platform: 'node',
@@ -43,7 +58,21 @@ const common = {
 };
 
 rmSync('dist/bundle', { recursive: true, force: true });
-await build({ ...common, outdir: 'dist/bundle', splitting: true, outExtension: { '.js': '.mjs' }, chunkNames: 'chunks/[name]-[hash]' });
+// CommonJS, so that bin/load.mjs can compile it with a V8 code cache (node:vm Script; Node 20 has no
+// code cache for ES modules). One file: the modules a command does not import are wrapped by esbuild
+// and never run, and the cache holds what the warm-up compiled, so nothing is parsed twice.
+await build({
+  ...common,
+  entryPoints: { 'vip-mgmt': 'src/cli/entry-lib.ts' },
+  outdir: 'dist/bundle',
+  format: 'cjs',
+  outExtension: { '.js': '.cjs' },
+  // require, __filename and __dirname come from the CommonJS wrapper; import.meta.url from them
+  define: { ...common.define, 'import.meta.url': '__vipImportMetaUrl' },
+  banner: { js: "const __vipImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+});
+// the code cache: scripts/code-cache.mjs runs the commands' paths once and keeps what V8 compiled
+execFileSync(process.execPath, ['scripts/code-cache.mjs'], { stdio: 'inherit' });
 const single = await build({ ...common, outdir: 'dist', banner: { js: `#!/usr/bin/env node\n${common.banner.js}` }, outExtension: { '.js': '.mjs' }, metafile: true });
 // which node_modules packages the single file carries: scripts/deb.mjs lists them in the copyright file
 writeFileSync('dist/vip-mgmt.meta.json', `${JSON.stringify(single.metafile)}\n`);

@@ -1,0 +1,40 @@
+// Loads dist/bundle/vip-mgmt.cjs with V8's code cache (dist/bundle/vip-mgmt.cjs.cache, written by
+// scripts/code-cache.mjs at build time): the bundle's functions arrive compiled instead of being
+// parsed and compiled on every run, ~60 ms of a `-d`'s ~250 (BENCHMARKS.md, section B).
+//
+// The cache is trusted like the code beside it (same directory, same owner), and used only when its
+// header holds the SHA-256 of the bundle's text: V8 itself checks only the source length, its own
+// version and flags. A missing, stale or rejected cache (another Node version) costs nothing but the
+// speed-up: V8 compiles the source as it would without one.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
+
+export const BUNDLE = fileURLToPath(new URL('../dist/bundle/vip-mgmt.cjs', import.meta.url));
+export const CACHE = `${BUNDLE}.cache`;
+const HEADER = 32; // bytes: SHA-256 of the bundle's text
+// what node's CommonJS loader puts around a module (Module.wrap)
+const wrap = (text) => `(function (exports, require, module, __filename, __dirname) { ${text}\n});`;
+
+export const digest = (text) => createHash('sha256').update(text).digest();
+
+/** Compile and run the bundle; returns its exports ({ main }) and the Script (for createCachedData). */
+export function loadBundle({ useCache = true } = {}) {
+  const text = readFileSync(BUNDLE, 'utf8');
+  let cachedData;
+  if (useCache) {
+    try {
+      const c = readFileSync(CACHE);
+      if (c.length > HEADER && c.subarray(0, HEADER).equals(digest(text))) cachedData = c.subarray(HEADER);
+    } catch {
+      // no cache: compile from source
+    }
+  }
+  const script = new Script(wrap(text), { filename: BUNDLE, cachedData });
+  const module = { exports: {} };
+  script.runInThisContext()(module.exports, createRequire(BUNDLE), module, BUNDLE, dirname(BUNDLE));
+  return { exports: module.exports, script, text };
+}
