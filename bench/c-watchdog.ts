@@ -8,7 +8,7 @@ import type * as CycleModule from '../src/core/cycle.ts';
 import type * as PrefixModule from '../src/core/prefix.ts';
 import type { ResolvedName, RunningBgp, State } from '../src/core/types.ts';
 import { benchTable, formatProcIpVs } from './gen-ipvs.ts';
-import { addLoAddresses, dist, timed, qemuNow, quietStat, sample, type Sample, log, max, median, min, ms, must, printTable, vipMgmt, waitCount, withBenchLab, withdrawAll } from './lib.ts';
+import { TARGET_BIN, addLoAddresses, dist, timed, qemuNow, quietStat, sample, type Sample, log, max, median, min, ms, must, printTable, vipMgmt, waitCount, withBenchLab, withdrawAll } from './lib.ts';
 
 const ASN = 64512;
 const NAMES = 1000;
@@ -123,6 +123,10 @@ export async function benchC(opts: { cold?: number; steady?: number; inProcess?:
       const [, ns] = await sample(() => timed([process.execPath, '-e', '0']));
       r.nodeMs.push(ns);
       r.ratios.push(ss.ms / ns.ms);
+    }
+    // VIP_BENCH_PROFILE=DIR: one more steady run with a CPU profile written to DIR (not in the figures)
+    if (process.env.VIP_BENCH_PROFILE) {
+      must(await timed([process.execPath, '--cpu-prof', '--cpu-prof-dir', process.env.VIP_BENCH_PROFILE, TARGET_BIN, '-c', cfg, 'watchdog']), 'watchdog (profiled)');
     }
     log(`C: steady / node -e 0, median of per-run ratios ${median(r.ratios).toFixed(2)}x`);
     log(`C: steady (DNS cache fresh) median ${quietStat(r.steadyMs, median)}`);

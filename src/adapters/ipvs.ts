@@ -137,7 +137,8 @@ export function createIpvsReader(opts: IpvsReaderOptions): IpvsReader {
           { path, reason: 'format' },
         );
       }
-      const table = parseProcIpVs(text, { hz: opts.hz });
+      // in the kernel's order: every reader counts per VIP (core/live.ts), none needs the order
+      const table = parseProcIpVs(text, { hz: opts.hz, sort: false });
       assertReadable(table, path);
       return table;
     },

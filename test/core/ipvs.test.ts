@@ -6,7 +6,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { assertReadable, parseIpvsadmSave, parseProcIpVs, type IpvsService, type IpvsTable } from '../../src/core/ipvs.ts';
+import { assertReadable, parseIpvsadmSave, parseProcIpVs, sortTable, type IpvsService, type IpvsTable } from '../../src/core/ipvs.ts';
 import { ipvsVips, liveCounts } from '../../src/core/live.ts';
 import { createIpvsReader, readRegularFile } from '../../src/adapters/ipvs.ts';
 import { isVipError, VipError } from '../../src/core/errors.ts';
@@ -480,9 +480,14 @@ describe('reader adapter', () => {
     return true;
   };
 
-  test('proc: reads and parses the file', async () => {
+  test('proc: reads and parses the file, in the kernel\'s order (the same table once sorted)', async () => {
     const r = createIpvsReader({ source: 'proc', path: join(FIXTURES, 'mixed.proc') });
-    assert.deepEqual(await r.read(), proc('mixed'));
+    const read = await r.read();
+    assert.deepEqual(sortTable(read), proc('mixed'));
+    assert.deepEqual(read, parseProcIpVs(fixture('mixed', 'proc'), { sort: false }));
+    assert.notDeepEqual(read.services, proc('mixed').services, 'the capture is not in canonical order: this test would not see a sort');
+    const vips = ipvsVips(read);
+    assert.deepEqual(liveCounts(read, vips, NONE), liveCounts(proc('mixed'), vips, NONE));
   });
 
   test('proc: a missing file says the module may not be loaded', async () => {
