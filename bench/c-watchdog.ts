@@ -1,7 +1,7 @@
 // Bench C: one `vip-mgmt watchdog` cycle over a 10,000-service x 8-real /proc/net/ip_vs table with 1,000 DNS service names.
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type * as LoadModule from '../src/config/load.ts';
+import type * as LoadModule from '../src/config/file.ts';
 import type * as IpvsModule from '../src/core/ipvs.ts';
 import type * as PolicyModule from '../src/core/policy.ts';
 import type * as CycleModule from '../src/core/cycle.ts';
@@ -54,7 +54,7 @@ const inVips = (p: string) => p.startsWith('192.0.2.') || p.startsWith('203.0.11
 
 export async function benchC(opts: { cold?: number; steady?: number; inProcess?: number } = {}): Promise<CResult> {
   // the core modules of the tree being measured (its compiled dist/, the code the CLI runs)
-  const { loadConfig } = (await import(dist('config/load.js'))) as typeof LoadModule;
+  const { loadConfig } = (await import(dist('config/file.js'))) as typeof LoadModule;
   const { parseProcIpVs } = (await import(dist('core/ipvs.js'))) as typeof IpvsModule;
   const { dcPolicy } = (await import(dist('core/policy.js'))) as typeof PolicyModule;
   const { planCycle } = (await import(dist('core/cycle.js'))) as typeof CycleModule;

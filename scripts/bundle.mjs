@@ -8,6 +8,7 @@
 // Both carry templates/*.mustache (src/cli/templates.ts): `render` and `cron` need nothing beside them.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 // The text of every template, keyed by file name, for src/cli/templates.ts. Defined as ONE string
@@ -33,6 +34,22 @@ const noZodLocales = {
   },
 };
 
+// __VIP_MGMT_BUILD__ (src/core/build.ts): the SHA-256 of every source file and the lock file, so
+// that a state sum or a cached config made by another build is never taken as checked.
+const buildId = (() => {
+  const h = createHash('sha256');
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = `${d}/${e.name}`;
+      if (e.isDirectory()) walk(p);
+      else h.update(`${p}\0`).update(readFileSync(p)).update('\0');
+    }
+  };
+  walk('src');
+  h.update(readFileSync('package-lock.json'));
+  return h.digest('hex');
+})();
+
 const common = {
   plugins: [noZodLocales],
   entryPoints: { 'vip-mgmt': 'src/cli/entry.ts' },
@@ -42,7 +59,7 @@ const common = {
   format: 'esm',
   legalComments: 'none',
   logLevel: 'warning',
-  define: { __VIP_MGMT_TEMPLATES__: JSON.stringify(JSON.stringify(templates)) },
+  define: { __VIP_MGMT_TEMPLATES__: JSON.stringify(JSON.stringify(templates)), __VIP_MGMT_BUILD__: JSON.stringify(buildId) },
   // CommonJS dependencies use require, __filename and __dirname (write-file-atomic names its temp
   // files after __filename): give the ESM output all three.
   banner: {

@@ -38,6 +38,8 @@ try {
     'log: { syslog: false }',
     '',
   ].join('\n'));
+  // its own config cache (src/config/file.ts): the commands below run both its miss and its hit path
+  process.env.VIP_MGMT_CACHE_DIR = join(dir, 'cache');
   const { exports, script, text } = loadBundle({ useCache: false });
   const runs = [
     ['--help'],
@@ -49,6 +51,7 @@ try {
     ['-c', config, '-a', '192.0.2.21', '--dry-run'],
     ['-c', config, '-d', 'www.example.test'],
     ['-c', config, 'status', '--json'],
+    ['-c', config, 'watchdog'],
     ['-c', config, 'watchdog'],
   ];
   // the commands' output is not wanted here; errors (the speaker's, DNS's) are expected

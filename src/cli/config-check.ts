@@ -1,6 +1,7 @@
 // `config check`: validate the config file, list every problem with its path, exit 3 when invalid.
 import { EXIT } from '../core/errors.js';
-import { formatPath, parseConfigText, readConfigText, type ConfigProblem } from '../config/load.js';
+import { readConfigText } from '../config/file.js';
+import { formatPath, parseConfigText, type ConfigProblem } from '../config/load.js';
 import type { GlobalOptions } from './context.js';
 import { makeOutput } from './deps.js';
 

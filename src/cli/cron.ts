@@ -3,7 +3,7 @@ import { accessSync, constants, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Mustache from 'mustache';
 import { VipError } from '../core/errors.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfig } from '../config/file.js';
 import type { GlobalOptions } from './context.js';
 import { makeOutput } from './deps.js';
 import { CRON_TEMPLATE, readTemplate } from './templates.js';

@@ -1,7 +1,8 @@
 // Builds the dependencies a command receives from the global options; adapters load lazily so
 // that `--help` and `--version` stay fast.
 import { userInfo } from 'node:os';
-import { loadConfig, type Config } from '../config/load.js';
+import { loadConfig } from '../config/file.js';
+import type { Config } from '../config/load.js';
 import { createLog, type LogHandle } from '../adapters/log.js';
 import { systemClock } from '../adapters/clock.js';
 import { createStateStore } from '../adapters/state.js';

@@ -4,7 +4,8 @@ import { constants } from 'node:fs';
 import { access, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { loadConfig, type Config } from '../config/load.js';
+import { loadConfig } from '../config/file.js';
+import type { Config } from '../config/load.js';
 import { isVipError } from '../core/errors.js';
 import {
   asnCheck,

@@ -31,7 +31,7 @@ export async function watchdogNowCommand(g: GlobalOptions, o: { every?: string; 
   const peeked = await peekStateDir(g.config);
   let said = peeked === null ? undefined : await trySignal(peeked);
   if (said === null) return 0;
-  const [{ loadConfig }, { oneCycleCommand }] = await Promise.all([import('../config/load.js'), import('./watchdog-cmd.js')]);
+  const [{ loadConfig }, { oneCycleCommand }] = await Promise.all([import('../config/file.js'), import('./watchdog-cmd.js')]);
   const config = await loadConfig(g.config); // a config that could not be peeked at fails here (exit 3), saying why
   said ??= await trySignal(config.state_dir);
   if (said === null) return 0;

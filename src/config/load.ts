@@ -1,5 +1,5 @@
-// Config loader: YAML text -> validated Config, reporting every problem at once with its path.
-import { readFile } from 'node:fs/promises';
+// Config parser: YAML text -> validated Config, reporting every problem at once with its path. The
+// file itself is read by file.ts (loadConfig), which loads this module only when its cache misses.
 import { load as loadYaml, YAMLException } from 'js-yaml';
 import { z } from 'zod';
 import { VipError } from '../core/errors.js';
@@ -108,25 +108,4 @@ export function configError(source: string, problems: ConfigProblem[]): VipError
     path: source,
     problems,
   });
-}
-
-/** The text of the config file; a file that cannot be read is VIP_E_CONFIG (exit 3) with the way
- *  to point at another one. */
-export async function readConfigText(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new VipError('VIP_E_CONFIG', `cannot read config ${path}: ${err.code ?? err.message} (use -c PATH or $VIP_MGMT_CONFIG)`, {
-      path,
-    });
-  }
-}
-
-/** Read, parse and validate the config file; throws VIP_E_CONFIG listing every problem. */
-export async function loadConfig(path: string): Promise<Config> {
-  const text = await readConfigText(path);
-  const { config, problems } = parseConfigText(text, path);
-  if (!config) throw configError(path, problems);
-  return config;
 }

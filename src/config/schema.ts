@@ -5,6 +5,7 @@ import { looksLikeAddress, normalisePrefix, parseAddress, vipAddressProblem, vip
 import { printable } from '../core/text.js';
 import { isValidName } from '../core/dnsmsg.js';
 import { DEFAULT_STATE_DIR } from './paths.js';
+import { ownKeys } from './records.js';
 
 /** Highest total prepend count (base + last rank) accepted; longer AS paths only hide typos. */
 export const MAX_PREPEND = 16;
@@ -24,9 +25,8 @@ const duration = durationWith({});
 /** where 0s means "off" (drain.graceful) */
 const durationOrOff = durationWith({ allowZero: true });
 
-/** A record keyed by names from the file, without a prototype: `constructor` or `toString` are
- *  then keys only when the file lists them, for `in` and indexing alike. */
-const ownKeys = <T>(rec: Record<string, T>): Record<string, T> => Object.assign(Object.create(null) as Record<string, T>, rec);
+// ownKeys: a record keyed by names from the file, without a prototype (records.ts, which also lists
+// where they are for the config cache: a new one goes into OWN_KEY_RECORDS too)
 
 const dcName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a DC name is letters, digits, "_", "." or "-"');
 

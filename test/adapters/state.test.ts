@@ -6,7 +6,8 @@ import { chmod, chown, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symli
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createStateStore, writeAtomic, writeFileAtomically } from '../../src/adapters/state.ts';
-import { checkState, emptyState, setHolds } from '../../src/core/state.ts';
+import { emptyState, setHolds } from '../../src/core/state.ts';
+import { checkState } from '../../src/core/statecheck.ts';
 import { VipError } from '../../src/core/errors.ts';
 import type { State } from '../../src/core/types.ts';
 
@@ -320,4 +321,49 @@ test('a full disk: write() throws VIP_E_STATE_IO saying so, the previous state.j
     execFileSync('umount', [mnt]);
     await rm(mnt, { recursive: true, force: true });
   }
+});
+
+// ---- the sum: a file this build wrote is not checked again -------------------------------------
+
+test('a build writes state.json.sum (0600) beside the state; the same build reads the file back', async () => {
+  const dir = await tmp();
+  const store = createStateStore(dir, { buildId: 'build-a' });
+  await store.write(fullState());
+  assert.deepEqual((await readdir(dir)).sort(), ['state.json', 'state.json.sum']);
+  assert.equal(await mode(join(dir, 'state.json.sum')), 0o600);
+  assert.match(await readFile(join(dir, 'state.json.sum'), 'utf8'), /^build-a [0-9a-f]{64}\n$/);
+  assert.deepEqual(await createStateStore(dir, { buildId: 'build-a' }).read(), fullState());
+});
+
+test('a hand edit breaks the sum: the file is checked in full and bad content is refused', async () => {
+  const dir = await tmp();
+  await createStateStore(dir, { buildId: 'build-a' }).write(fullState());
+  const file = join(dir, 'state.json');
+  const edited = JSON.parse(await readFile(file, 'utf8'));
+  edited.watchdog['192.0.2.2/32'].state = 'sideways';
+  await writeFile(file, JSON.stringify(edited, null, 2) + '\n');
+  await assert.rejects(createStateStore(dir, { buildId: 'build-a' }).read(), code('VIP_E_STATE_CORRUPT'));
+});
+
+test('a sum made by another build, or planted as a symlink, is not taken', async () => {
+  const dir = await tmp();
+  const file = join(dir, 'state.json');
+  const bad = { ...fullState(), watchdog: { '192.0.2.2/32': { state: 'sideways' } } };
+  const text = JSON.stringify(bad, null, 2) + '\n';
+  await writeFile(file, text, { mode: 0o600 });
+  const { createHash } = await import('node:crypto');
+  const sum = `build-a ${createHash('sha256').update(text).digest('hex')}\n`;
+  // the right sum of this text, but by build-a: build-b checks
+  await writeFile(join(dir, 'state.json.sum'), sum, { mode: 0o600 });
+  await assert.rejects(createStateStore(dir, { buildId: 'build-b' }).read(), code('VIP_E_STATE_CORRUPT'));
+  // unbundled (no build id): always checked
+  await assert.rejects(createStateStore(dir, { buildId: null }).read(), code('VIP_E_STATE_CORRUPT'));
+  // the control: build-a takes text with its own sum as written, unchecked (the path a quiet cycle takes)
+  assert.equal((await createStateStore(dir, { buildId: 'build-a' }).read()).watchdog['192.0.2.2/32']!.state, 'sideways');
+  // a symlink at the sum's path pointing at a file with the right text: not followed
+  await rm(join(dir, 'state.json.sum'));
+  const elsewhere = join(await tmp(), 'sum');
+  await writeFile(elsewhere, sum);
+  await symlink(elsewhere, join(dir, 'state.json.sum'));
+  await assert.rejects(createStateStore(dir, { buildId: 'build-a' }).read(), code('VIP_E_STATE_CORRUPT'));
 });

@@ -1,0 +1,116 @@
+// The config file as a run reads it: its text, then the validated config — from the cache when this
+// build already validated this very text (same path, same host), else parsed and validated (load.ts:
+// js-yaml and zod, loaded only then) and put in the cache.
+//
+// The cache spares a cron watchdog cycle and every -a/-d the YAML parse and the schema (~40-70 ms at
+// 1,000 services before the JIT warms up). Entries are named by the SHA-256 of (build id, host name,
+// absolute path, text): another build, another text or another file never matches. The directory is
+// $VIP_MGMT_CACHE_DIR ("" turns the cache off), else /var/cache/vip-mgmt for root and
+// $XDG_CACHE_HOME/vip-mgmt (~/.cache/vip-mgmt) for others. It is trusted only when it is a real
+// directory owned by the user and writable by no one else, and an entry only when it is a regular
+// file owned by the user; otherwise the config is parsed as if there were no cache. Writes are
+// atomic (adapters/state.ts writeAtomic) and never fail a run; the 32 newest entries are kept.
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { chmod, lstat, mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { homedir, hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { BUILD_ID } from '../core/build.js';
+import { VipError } from '../core/errors.js';
+import type { Config } from './load.js';
+import { reviveConfig } from './records.js';
+
+export { DEFAULT_CONFIG_PATH } from './paths.js';
+
+const KEEP = 32;
+
+/** The text of the config file; a file that cannot be read is VIP_E_CONFIG (exit 3) with the way
+ *  to point at another one. */
+export async function readConfigText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new VipError('VIP_E_CONFIG', `cannot read config ${path}: ${err.code ?? err.message} (use -c PATH or $VIP_MGMT_CONFIG)`, {
+      path,
+    });
+  }
+}
+
+/** The cache directory (module comment), or null when the cache is off. */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string | null {
+  const set = env.VIP_MGMT_CACHE_DIR;
+  if (set !== undefined) return set === '' ? null : set;
+  if (process.getuid?.() === 0) return '/var/cache/vip-mgmt';
+  const base = env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'vip-mgmt');
+}
+
+export interface LoadOptions {
+  /** default: cacheDir() */
+  cache?: string | null;
+  /** default BUILD_ID (null unbundled: no cache) */
+  buildId?: string | null;
+}
+
+/** Read, parse and validate the config file; throws VIP_E_CONFIG listing every problem. */
+export async function loadConfig(path: string, opts: LoadOptions = {}): Promise<Config> {
+  const text = await readConfigText(path);
+  const buildId = opts.buildId === undefined ? BUILD_ID : opts.buildId;
+  const dir = opts.cache === undefined ? cacheDir() : opts.cache;
+  const entry = buildId && dir ? join(dir, `config-${createHash('sha256').update(`${buildId}\0${hostname()}\0${resolve(path)}\0${text}`).digest('hex')}.json`) : null;
+  if (entry && dir) {
+    const hit = await readEntry(dir, entry);
+    if (hit) return hit;
+  }
+  const { parseConfigText, configError } = await import('./load.js');
+  const { config, problems } = parseConfigText(text, path);
+  if (!config) throw configError(path, problems);
+  if (entry && dir) await writeEntry(dir, entry, config).catch(() => undefined);
+  return config;
+}
+
+const uid = (): number | undefined => process.getuid?.();
+
+/** True when DIR is a real directory owned by this user and writable by no one else. */
+async function trusted(dir: string): Promise<boolean> {
+  try {
+    const s = await lstat(dir);
+    return s.isDirectory() && (uid() === undefined || s.uid === uid()) && (s.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
+async function readEntry(dir: string, entry: string): Promise<Config | null> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(entry, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    const s = await fh.stat();
+    if (!s.isFile() || (uid() !== undefined && s.uid !== uid()) || (s.mode & 0o022) !== 0) return null;
+    const text = await fh.readFile('utf8');
+    if (!(await trusted(dir))) return null;
+    return reviveConfig(JSON.parse(text) as Config);
+  } catch {
+    return null; // missing, unreadable or not JSON: parse the config
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+}
+
+async function writeEntry(dir: string, entry: string, config: Config): Promise<void> {
+  try {
+    await stat(dir);
+  } catch {
+    const made = await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (made !== undefined) await chmod(dir, 0o700);
+  }
+  if (!(await trusted(dir))) return;
+  const { writeAtomic } = await import('../adapters/state.js');
+  await writeAtomic(entry, JSON.stringify(config), { mode: 0o600 });
+  const names = (await readdir(dir)).filter((n) => n.startsWith('config-') && n.endsWith('.json'));
+  if (names.length <= KEEP) return;
+  const aged = await Promise.all(names.map(async (n) => ({ n, t: (await lstat(join(dir, n)).catch(() => null))?.mtimeMs ?? 0 })));
+  aged.sort((a, b) => a.t - b.t);
+  await Promise.all(aged.slice(0, aged.length - KEEP).map((a) => unlink(join(dir, a.n)).catch(() => undefined)));
+}

@@ -1,0 +1,12 @@
+import { isPrefixKey } from './dist/core/state.js';
+import { parseAddress } from './dist/core/prefix.js';
+const vips: string[] = [];
+for (let i = 0; i < 1000; i++) vips.push(`192.0.${2 + (i >> 8)}.${i & 255}`);
+for (let i = 0; i < 250; i++) vips.push(`2001:db8::${(i + 1).toString(16)}`);
+const keys = vips.map((v) => `${v}/${v.includes(':') ? 128 : 32}`);
+let t = performance.now();
+for (let k = 0; k < 3; k++) for (const key of keys) isPrefixKey(key);
+console.log('3x keys', (performance.now() - t).toFixed(1));
+t = performance.now();
+for (const v of vips) parseAddress(v);
+console.log('addresses', (performance.now() - t).toFixed(1));
