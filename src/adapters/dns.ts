@@ -1,4 +1,5 @@
 // The DNS adapter: asks the configured servers over UDP (TCP when truncated) and follows CNAME chains to A/AAAA.
+import pLimit from 'p-limit';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
@@ -213,6 +214,11 @@ async function resolveWith(s: ResolverSettings, input: string): Promise<Resolved
   return r;
 }
 
+/** Names resolved at once by one resolver (each asks A and AAAA from a socket of its own). A cold
+ *  watchdog cycle asks for every service: 1,000 names at once were 2,000 sockets and a burst the
+ *  lab's dnsmasq partly dropped (timeouts, exit 4/7), as a rate-limiting resolver would. */
+export const NAMES_IN_FLIGHT = 32;
+
 /** A resolver asking exactly these servers. */
 export function createResolver(opts: ResolverOptions): Resolver {
   const s: ResolverSettings = {
@@ -221,7 +227,8 @@ export function createResolver(opts: ResolverOptions): Resolver {
     attempts: Math.max(1, opts.attempts),
     source: opts.source ?? 'dns.servers',
   };
-  return { resolve: (name) => resolveWith(s, name) };
+  const limit = pLimit(NAMES_IN_FLIGHT);
+  return { resolve: (name) => limit(() => resolveWith(s, name)) };
 }
 
 /** The resolver of the config's `dns` section. With no servers configured, resolv.conf is read at
@@ -231,10 +238,12 @@ export function resolverFromConfig(cfg: Config['dns'], env: { resolvConf?: strin
     return createResolver({ servers: cfg.servers, timeoutMs: cfg.timeout, attempts: cfg.attempts });
   }
   const path = env.resolvConf ?? '/etc/resolv.conf';
+  const limit = pLimit(NAMES_IN_FLIGHT);
   return {
-    async resolve(name) {
-      const text = await readFile(path, 'utf8').catch(() => null);
-      return resolveWith(resolverSettings(cfg, { path, text }), name);
-    },
+    resolve: (name) =>
+      limit(async () => {
+        const text = await readFile(path, 'utf8').catch(() => null);
+        return resolveWith(resolverSettings(cfg, { path, text }), name);
+      }),
   };
 }

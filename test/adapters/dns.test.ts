@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
-import { createResolver, resolverFromConfig } from '../../src/adapters/dns.ts';
+import { createResolver, resolverFromConfig, NAMES_IN_FLIGHT } from '../../src/adapters/dns.ts';
 import { literalName } from '../../src/core/dnsresult.ts';
 import { VipError, type ErrorCode } from '../../src/core/errors.ts';
 import { requireLab } from '../lab/prereq.ts';
@@ -342,4 +342,32 @@ test('an answer carrying an address no VIP can have (IPv4-mapped AAAA, multicast
   await rejectsWith(r.resolve('loop.lab.test'), 'VIP_E_DNS_BAD_ANSWER', /loop\.lab\.test .*AAAA record ::1 is a loopback address/);
   await rejectsWith(r.resolve('alias.lab.test'), 'VIP_E_DNS_BAD_ANSWER', /alias\.lab\.test \(via alias\.lab\.test -> multicast\.lab\.test\).*224\.0\.0\.251/);
   assert.deepEqual((await r.resolve('fine.lab.test')).addresses, ['203.0.113.9', '2001:db8::9']);
+});
+
+test(`one resolver asks for at most ${NAMES_IN_FLIGHT} names at a time, however many it is given`, async (t) => {
+  // a server that answers each question 20 ms later, counting the questions waiting at once
+  const udp = dgram.createSocket('udp4');
+  const port = await freePort();
+  await new Promise<void>((resolve) => udp.bind(port, '127.0.0.1', () => resolve()));
+  t.after(() => udp.close());
+  let waiting = 0;
+  let most = 0;
+  udp.on('message', (msg, rinfo) => {
+    const q = dnsPacket.decode(msg);
+    waiting++;
+    most = Math.max(most, waiting);
+    setTimeout(() => {
+      waiting--;
+      const name = q.questions![0]!.name;
+      udp.send(answer(q, q.questions![0]!.type === 'A' ? [rr(name, 'A', '192.0.2.10')] : []), rinfo.port, rinfo.address);
+    }, 20);
+  });
+  const resolver = createResolver({ servers: [{ host: '127.0.0.1', port }], timeoutMs: 2000, attempts: 1 });
+  const names = Array.from({ length: 200 }, (_, i) => `s${i}.lab.test`);
+  const got = await Promise.all(names.map((n) => resolver.resolve(n)));
+  assert.equal(got.length, 200);
+  assert.ok(got.every((r) => r.addresses[0] === '192.0.2.10'));
+  // A and AAAA of each name in flight together
+  assert.ok(most <= 2 * NAMES_IN_FLIGHT, `at most ${2 * NAMES_IN_FLIGHT} questions waited at once, saw ${most}`);
+  assert.ok(most > NAMES_IN_FLIGHT, `the limit is per name, not per question (saw ${most})`);
 });
