@@ -99,7 +99,13 @@ Examples:
   vip-mgmt render --dc par1 > /etc/frr/vip-mgmt.conf  this DC's FRR snippet
 
 Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavailable,
-7 partial, 10 render --check differs, 75 another run holds the lock (or another watchdog daemon runs).`,
+7 partial, 10 render --check differs, 75 another run holds the lock (or another watchdog daemon runs).
+
+Environment:
+  VIP_MGMT_CONFIG      the config file when -c is not given
+  VIP_MGMT_LOG_FORMAT  json: logs on stderr as JSON lines
+  VIP_MGMT_CACHE_DIR   where validated configs are cached ("" turns it off; default
+                       /var/cache/vip-mgmt as root, else $XDG_CACHE_HOME/vip-mgmt)`,
     )
     .action(async (_o, cmd: Command) => {
       const o = cmd.opts() as { add?: string[]; delete?: string[] } & ChangeFlags;
