@@ -100,6 +100,10 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
   }
   try {
     const state = await store.read(); // under the lock: an operator's hold set meanwhile counts
+    // Asked first, awaited after the IPVS table: bgpd writes its running config (~50 ms at 1,250
+    // networks) on its own core while this process reads and parses the table.
+    const runningAnswer = speaker.readRunning();
+    runningAnswer.catch(() => undefined); // its failure is thrown where it is awaited
     // not read at all when every service is live_from: checks (a host without IPVS)
     let ipvs: IpvsTable | VipError | null = null;
     if (needsIpvs(config)) {
@@ -109,7 +113,7 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
         ipvs = isVipError(e) ? e : new VipError('VIP_E_IPVS_UNREADABLE', String(e));
       }
     }
-    const running = await speaker.readRunning();
+    const running = await runningAnswer;
     const asn = config.datacenters[config.dc]!.asn;
     if (running.asn !== asn) {
       throw new VipError('VIP_E_CONFIG_ASN', `the speaker runs "router bgp ${running.asn ?? '(none)'}" but datacenters.${config.dc}.asn is ${asn}`);

@@ -51,7 +51,8 @@ export function liveCounts(table: IpvsTable, vips: string[], opts: LiveOptions):
   const byVip = new Map<string, number[]>();
   const byMark = new Map<number, number[]>();
   for (const s of table.services) {
-    const n = s.reals.filter(isLive).length;
+    let n = 0;
+    for (const r of s.reals) if (isLive(r)) n++;
     if (s.vip !== null) push(byVip, s.vip, n);
     else if (s.fwmark !== null) push(byMark, s.fwmark, n);
   }
