@@ -1,5 +1,6 @@
-// The speakers the conformance suite (test/lab/speakers.test.ts) runs against, frr first.
+// The speakers the conformance suite (test/lab/speakers.test.ts) runs against, frr first; VIP_SPEAKERS=exabgp,gobgp narrows a run.
 import type { LbDaemonFactory } from '../frr.ts';
+import { exabgpFactory } from './exabgp.ts';
 
 export interface SpeakerKindUnderTest {
   kind: string;
@@ -9,7 +10,11 @@ export interface SpeakerKindUnderTest {
   stateless: boolean;
 }
 
-export const SPEAKERS: SpeakerKindUnderTest[] = [
+const ALL: SpeakerKindUnderTest[] = [
   // FRR: the lab's own zebra + bgpd in a pathspace (test/lab/frr.ts); it keeps its running config
   { kind: 'frr', stateless: false },
+  { kind: 'exabgp', factory: exabgpFactory, stateless: true },
 ];
+
+const only = process.env.VIP_SPEAKERS?.split(',').map((s) => s.trim()).filter(Boolean);
+export const SPEAKERS = only?.length ? ALL.filter((s) => only.includes(s.kind)) : ALL;
