@@ -4,7 +4,7 @@
 // using another speaker never need, and its configuration errors then surface at that call.
 import { VipError } from '../core/errors.js';
 import type { PrependRule } from '../core/policy.js';
-import type { SpeakerKind } from '../config/schema.js';
+import type { GobgpApi, SpeakerKind } from '../config/schema.js';
 import type { DiagnosableSpeaker, SpeakerOptions } from './vtysh.js';
 import { createVtySpeaker, type TransportInfo } from './vty.js';
 
@@ -19,7 +19,7 @@ export interface OpenSpeakerOptions extends Omit<SpeakerOptions, 'dialect'> {
   prepend?: PrependRule;
   bird?: { birdc: string; socket: string; include: string };
   exabgp?: { cli: string; pipename: string };
-  gobgp?: { cli: string; api: { host: string; port: number } };
+  gobgp?: { cli: string; api: GobgpApi };
 }
 
 /** What the adapters of the non-FRR speakers receive. */

@@ -84,18 +84,25 @@ const dnsServer = z.string().transform((v, ctx) => {
 export const SPEAKER_KINDS = ['frr', 'quagga', 'bird', 'exabgp', 'gobgp'] as const;
 export type SpeakerKind = (typeof SPEAKER_KINDS)[number];
 
-/** gobgpd's API address, "host:port" or "[ipv6]:port" (gobgp -u HOST -p PORT). */
-const apiAddress = z.string().transform((v, ctx) => {
+/** gobgpd's API address: "host:port", "[ipv6]:port" (gobgp -u HOST -p PORT) or "unix:///path" (gobgp
+ *  --target, gobgpd --api-hosts unix:///path: a socket reaches a gobgpd in another network namespace). */
+const apiAddress = z.string().transform((v, ctx): GobgpApi => {
+  if (v.startsWith('unix://')) {
+    if (/^unix:\/\/\/[^\s]+$/.test(v)) return { unix: v.slice('unix://'.length) };
+    ctx.addIssue({ code: 'custom', message: `invalid API address "${printable(v)}" (a unix socket is "unix:///absolute/path")` });
+    return z.NEVER;
+  }
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(v) ?? /^([^:]+):(\d+)$/.exec(v);
   const port = m ? Number(m[2]) : NaN;
   const host = m?.[1] ?? '';
   const ok = m !== null && (parseAddress(host) !== null || /^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(host)) && Number.isInteger(port) && port >= 1 && port <= 65535;
   if (!ok) {
-    ctx.addIssue({ code: 'custom', message: `invalid API address "${printable(v)}" (expected "host:port" or "[ipv6]:port", e.g. 127.0.0.1:50051)` });
+    ctx.addIssue({ code: 'custom', message: `invalid API address "${printable(v)}" (expected "host:port", "[ipv6]:port" or "unix:///path", e.g. 127.0.0.1:50051)` });
     return z.NEVER;
   }
   return { host: parseAddress(host)?.address ?? host, port };
 });
+export type GobgpApi = { host: string; port: number } | { unix: string };
 
 /** "ip" or "ip:port" / "[ipv6]:port" of a real server to leave out of live counts. */
 const realServerRef = z.string().transform((v, ctx) => {
@@ -229,7 +236,7 @@ export const configSchema = z
         gobgp: z
           .strictObject({
             cli: z.string().min(1).default('gobgp'),
-            api: apiAddress.default({ host: '127.0.0.1', port: 50051 }),
+            api: apiAddress.default({ host: '127.0.0.1', port: 50051 } as GobgpApi),
           })
           .prefault({}),
       })

@@ -353,7 +353,8 @@ export async function createBgpLab(opts: { lbs: LbSpec[]; router?: { asn: number
       const j = await routerNode.json<any>(`show bgp ${fam} unicast ${prefix} json`);
       if (!j || !Array.isArray(j.paths) || j.paths.length === 0) return null;
       const paths: RoutePath[] = j.paths.map((p: any) => ({
-        from: p.peer?.hostname ?? peerName.get(p.peer?.peerId) ?? '?',
+        // by address first: a non-FRR LB's hostname capability names the machine, not the LB
+        from: peerName.get(p.peer?.peerId) ?? p.peer?.hostname ?? '?',
         asPath: String(p.aspath?.string ?? '')
           .split(/\s+/)
           .filter(Boolean)
