@@ -15,6 +15,8 @@
 //   (an operator's exabgpcli) can still steal an answer: the read-back then fails to verify, exit 1.
 // - exabgpcli exits 0 when ExaBGP rejects a command: its output is checked (core/exabgp.ts
 //   classifyExabgpcli); an apply stops at the first rejected command, the ones before it applied.
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { runProgram } from './run.js';
 import { VipError } from '../core/errors.js';
 import { computedRouteMaps } from '../core/policy.js';
@@ -49,7 +51,12 @@ export function createExabgpSpeaker(opts: DaemonSpeakerOptions<ExabgpSettings>):
   const pipes = `/run/exabgp/${pipename}.in and .out`;
   const routeMaps = computedRouteMaps(prepend);
 
+  let probed = false;
   const run = async (purpose: 'read' | 'apply', argv: string[], action: string): Promise<string> => {
+    if (!probed) {
+      probed = true;
+      await probeReader(pipename, action);
+    }
     const r = await runProgram(cli, argv, { timeoutMs, env: { exabgp_api_pipename: pipename, LC_ALL: 'C' } });
     const details = { command: shortArgv(cli, argv), exitCode: r.exitCode ?? null, output: tail(r.all), pipename };
     if (r.code === 'ENOENT' || r.code === 'EACCES') {
@@ -126,6 +133,30 @@ export function createExabgpSpeaker(opts: DaemonSpeakerOptions<ExabgpSettings>):
       return parseNeighborExtensive(await run('read', ['show', 'neighbor', 'extensive'], 'read the BGP neighbors')).neighbors;
     },
   };
+}
+
+/**
+ * Fail at once when nothing reads ExaBGP's command pipe: with ExaBGP gone, exabgpcli waits ~5 s for
+ * it per command (lab: 5.2 s) before it says "command timeout". Opening a FIFO for writing without
+ * blocking fails with ENXIO exactly when it has no reader; the probe writes nothing and closes at
+ * once, as exabgpcli itself opens and closes the pipe per command. Only /run/exabgp/ (where
+ * exabgpcli looks first) is probed; pipes elsewhere are left for exabgpcli to find.
+ */
+async function probeReader(pipename: string, action: string): Promise<void> {
+  const path = `/run/exabgp/${pipename}.in`;
+  let fh: Awaited<ReturnType<typeof open>> | null = null;
+  try {
+    fh = await open(path, constants.O_WRONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENXIO') return;
+    throw new VipError(
+      'VIP_E_SPEAKER_DOWN',
+      `ExaBGP is not running: nothing reads ${path} (trying to ${action}): start exabgp with exabgp_api_pipename=${pipename}, or fix bgp.exabgp.pipename`,
+      { pipe: path },
+    );
+  } finally {
+    await fh?.close();
+  }
 }
 
 /** The command for error details: a 1000-prefix argv is kept readable. */

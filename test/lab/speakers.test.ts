@@ -103,6 +103,24 @@ for (const sp of SPEAKERS) {
       assert.deepEqual(rows, [`${P4} true VIP-RANK-${RANK} true`, `${P6} true VIP-RANK-${RANK} true`]);
     });
 
+    const doctorIds = sp.kind === 'frr' ? ['vtysh', 'bgpd'] : [`${sp.kind}-cli`, sp.kind];
+    interface DoctorJson {
+      checks: { id: string; verdict: string; detail: string }[];
+      speakerUnavailable: boolean;
+    }
+    const check = (d: DoctorJson, id: string) => d.checks.find((c) => c.id === id) ?? assert.fail(`no check ${id}: ${d.checks.map((c) => c.id).join(', ')}`);
+
+    test('doctor: the speaker\'s program, the daemon answering, its AS, route-maps, both sessions Established', async (t) => {
+      if (!gate(t)) return;
+      // run outside the LB's namespace: the VIPs-on-lo check may fail here, the speaker's must not
+      const d = jsonOf<DoctorJson>(await cli('doctor', '--json'));
+      assert.equal(d.speakerUnavailable, false);
+      for (const id of [...doctorIds, 'asn', 'route-maps', 'neighbor:198.51.100.2', 'neighbor:2001:db8:ffff:1::2']) {
+        assert.equal(check(d, id).verdict, 'ok', `${id}: ${JSON.stringify(check(d, id))}`);
+      }
+      assert.match(check(d, 'neighbor:198.51.100.2').detail, /AS 65000, Established/);
+    });
+
     test('-d withdraws at the router and sets the hold; status agrees; -a restores', async (t) => {
       if (!gate(t)) return;
       const d = await cli('-d', NAME, '--reason', 'conformance', '--json');
@@ -156,6 +174,10 @@ for (const sp of SPEAKERS) {
           const r = await cli(...args);
           assert.equal(r.code, 6, `${args.join(' ')}: ${describeRun(r)}`);
         }
+        const d = await cli('doctor', '--json');
+        const dj = jsonOf<DoctorJson>(d);
+        assert.equal(dj.speakerUnavailable, true, describeRun(d));
+        assert.equal(check(dj, doctorIds[1]!).verdict, 'fail');
       } finally {
         await lab.startBgpd('par1');
         await lab.waitEstablished();
