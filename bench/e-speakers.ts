@@ -37,7 +37,9 @@ export async function benchE(opts: { size?: number; reps?: number; oneReps?: Rec
   const oneReps = { exabgp: 1, gobgp: reps, ...opts.oneReps };
   const vips = vipsOf(size);
   const results: EResult[] = [];
-  for (const { kind, factory } of KINDS) {
+  // VIP_BENCH_SPEAKERS=gobgp: one of them (ExaBGP's one-at-a-time run alone takes minutes)
+  const only = process.env.VIP_BENCH_SPEAKERS?.split(',');
+  for (const { kind, factory } of KINDS.filter((k) => !only || only.includes(k.kind))) {
     log(`E: ${kind}: building the lab (the LB runs ${kind}, FRR router)`);
     await withBenchLab({ tag: `e-${kind}`, lb: { name: 'par1', asn: ASN, daemon: factory } }, async ({ lab, lb, config }) => {
       const bgp = lb.speaker.bgp as Record<string, any>;
