@@ -51,12 +51,9 @@ export function createExabgpSpeaker(opts: DaemonSpeakerOptions<ExabgpSettings>):
   const pipes = `/run/exabgp/${pipename}.in and .out`;
   const routeMaps = computedRouteMaps(prepend);
 
-  let probed = false;
   const run = async (purpose: 'read' | 'apply', argv: string[], action: string): Promise<string> => {
-    if (!probed) {
-      probed = true;
-      await probeReader(pipename, action);
-    }
+    // before every command: the watchdog daemon keeps this speaker for its lifetime, ExaBGP may die meanwhile
+    await probeReader(pipename, action);
     const r = await runProgram(cli, argv, { timeoutMs, env: { exabgp_api_pipename: pipename, LC_ALL: 'C' } });
     const details = { command: shortArgv(cli, argv), exitCode: r.exitCode ?? null, output: tail(r.all), pipename };
     if (r.code === 'ENOENT' || r.code === 'EACCES') {
