@@ -239,7 +239,7 @@ export async function step(deps: Deps, targets: Target[], resolved: ResolvedName
 export function logHealing(log: Log, heal: readonly SpeakerChange[]): void {
   const list = heal.map((h) => `${h.prefix} (${h.routeMap})`);
   log.warn(
-    { code: 'VIP_E_SPEAKER_LOST', count: heal.length },
+    { action: 'add', reason: 'lost by the speaker (restarted?)', count: heal.length, prefix: heal.map((h) => h.prefix).join(',') },
     `the speaker lost ${heal.length} announcement${heal.length === 1 ? '' : 's'} vip-mgmt's state holds (restarted?): re-announcing ${list.slice(0, 10).join(', ')}${list.length > 10 ? `, ... (${list.length - 10} more)` : ''}`,
   );
 }

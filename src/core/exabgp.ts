@@ -124,7 +124,8 @@ export function runningFromExabgp(routes: readonly ExabgpRoute[], localAs: numbe
 }
 
 /** PrefixState per asked prefix: in the table when a neighbor's adj-rib out holds it; ExaBGP has no
- *  best-path choice for its own routes (valid and best), advertised to the neighbors listing it. */
+ *  best-path choice for its own routes (valid and best), advertised to the neighbors whose adj-rib
+ *  out lists it (whether their session is up or not: the adj-rib out says nothing of that). */
 export function exabgpPrefixStates(routes: readonly ExabgpRoute[], prefixes: readonly string[]): Map<string, PrefixState> {
   const by = new Map<string, Set<string>>();
   for (const r of routes) by.set(r.prefix, (by.get(r.prefix) ?? new Set()).add(r.neighbor));

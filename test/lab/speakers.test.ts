@@ -206,6 +206,24 @@ for (const sp of SPEAKERS) {
         const s = await cli('status', '--json');
         assert.deepEqual(jsonOf<StatusJson>(s).vips.map((v) => `${v.prefix} ${v.announced} ${v.routeMap}`), [`${P4} true VIP-RANK-${RANK}`, `${P6} true VIP-RANK-${RANK}`]);
       });
+
+      test('any run heals, not only the watchdog: an -a of another address after a restart brings the lost ones back too', async (t) => {
+        if (!gate(t)) return;
+        await lab.killBgpd('par1');
+        await lab.startBgpd('par1');
+        await lab.waitEstablished();
+        await lab.waitRoute(P4, gone);
+        const other = '2001:db8::81';
+        const a = await cli('-a', other, '--json');
+        assert.equal(a.code, 0, describeRun(a));
+        assert.deepEqual(jsonOf<ChangeJson>(a).changes.map((c) => `${c.prefix} ${c.action} ${c.verified}`), [`${other}/128 add true`]);
+        assert.match(a.stderr, /lost 2 announcements/);
+        await lab.waitRoute(P4, announcedWith(PATH));
+        await lab.waitRoute(P6, announcedWith(PATH));
+        await lab.waitRoute(`${other}/128`, announcedWith([PAR1])); // a literal address: rank 0
+        const d = await cli('-d', other, '--reason', 'cleanup');
+        assert.equal(d.code, 0, describeRun(d));
+      });
     }
   });
 }
