@@ -16,6 +16,8 @@ import { pathToFileURL } from 'node:url';
 export const LAB_PACKAGES = [
   'frr', 'dnsmasq-base', 'qemu-system-x86', 'busybox-static', 'cpio', 'kmod', 'ipvsadm', 'keepalived', 'rsyslog',
   'iproute2', 'procps', 'psmisc', 'bsdutils',
+  // the speaker conformance suite (test/lab/speakers.test.ts): each daemon as the LB
+  'bird2', 'exabgp', 'gobgpd',
 ];
 /** `npm run demo`: FRR in network namespaces and dnsmasq on loopback. */
 export const DEMO_PACKAGES = ['frr', 'dnsmasq-base', 'iproute2'];

@@ -4,7 +4,8 @@ import { missingRouteMaps, planAdd, planDelete, planDrain, speakerChanges, verif
 import { dcPolicy, DRAIN_ROUTE_MAP, serviceKey, targetsFor, type Target } from '../core/policy.js';
 import { cacheFresh, fromCache } from '../core/dnscache.js';
 import { clearHolds, setHolds } from '../core/state.js';
-import type { Hold, PrefixState, ResolvedName, RunningBgp, Speaker, State } from '../core/types.js';
+import { healLost, mergeHealing } from '../core/journal.js';
+import type { Hold, Log, PrefixState, ResolvedName, RunningBgp, Speaker, SpeakerChange, State } from '../core/types.js';
 import type { Deps } from './context.js';
 
 export interface ChangeOptions {
@@ -137,14 +138,17 @@ export async function step(deps: Deps, targets: Target[], resolved: ResolvedName
   const reason = opts.reason ?? (what.kind === 'add' ? 'restore' : 'maintenance');
   const lock = deps.opts.dryRun ? null : await store.lock({ waitMs: opts.lockWaitMs });
   try {
-    const running = await speaker.readRunning();
-    if (running.asn === null) {
+    const reported = await speaker.readRunning();
+    if (reported.asn === null) {
       throw new VipError('VIP_E_SPEAKER_NO_BGP', `the speaker has no "router bgp" configured; load the rendered snippet first (vip-mgmt render)`);
     }
-    if (running.asn !== asn) {
-      throw new VipError('VIP_E_CONFIG_ASN', `the speaker runs "router bgp ${running.asn}" but datacenters.${config.dc}.asn is ${asn}; fix the config`);
+    if (reported.asn !== asn) {
+      throw new VipError('VIP_E_CONFIG_ASN', `the speaker runs "router bgp ${reported.asn}" but datacenters.${config.dc}.asn is ${asn}; fix the config`);
     }
     let state = await store.read();
+    // ExaBGP/GoBGP forget their routes on a restart: what the journal wants and they lost goes back
+    // in this run's batch, and the plan sees it as announced (core/journal.ts)
+    const { running, heal } = speaker.stateless ? healLost(reported, state, config.vip_prefixes, deps.clock.now()) : { running: reported, heal: [] };
     // the second stage withdraws only what is still draining: -a meanwhile cancelled the rest, and a
     // watchdog cycle past the deadline may have finished it already
     const mine = what.kind === 'finish' ? targets.filter((t) => state.holds[t.vip.prefix]?.drain) : targets;
@@ -196,7 +200,8 @@ export async function step(deps: Deps, targets: Target[], resolved: ResolvedName
     }
     await store.write({ ...state, announced }, lock!);
 
-    const changes = speakerChanges(plan);
+    const changes = mergeHealing(heal, speakerChanges(plan));
+    if (heal.length > 0) logHealing(log, heal);
     for (const c of plan.filter((p) => p.action !== 'none')) {
       const fields = { vip: c.vip.address, prefix: c.vip.prefix, action: c.action, service: c.names.join(','), dc: config.dc, reason: c.reason };
       log.info(fields, c.routeMap === DRAIN_ROUTE_MAP && c.action === 'add' ? `Draining route to ${c.vip.prefix}` : `${c.action === 'add' ? 'Adding' : 'Deleting'} route to ${c.vip.prefix}`);
@@ -228,6 +233,15 @@ export async function step(deps: Deps, targets: Target[], resolved: ResolvedName
   } finally {
     await lock?.release();
   }
+}
+
+/** One warning for the routes a stateless speaker lost and this run re-announces. */
+export function logHealing(log: Log, heal: readonly SpeakerChange[]): void {
+  const list = heal.map((h) => `${h.prefix} (${h.routeMap})`);
+  log.warn(
+    { action: 'add', reason: 'lost by the speaker (restarted?)', count: heal.length, prefix: heal.map((h) => h.prefix).join(',') },
+    `the speaker lost ${heal.length} announcement${heal.length === 1 ? '' : 's'} vip-mgmt's state holds (restarted?): re-announcing ${list.slice(0, 10).join(', ')}${list.length > 10 ? `, ... (${list.length - 10} more)` : ''}`,
+  );
 }
 
 function withoutDrain(h: Hold): Hold {

@@ -60,11 +60,16 @@ export async function makeDeps(opts: GlobalOptions, configOverride?: Config): Pr
     // vip_prefixes re-checked at the speaker boundary, whatever computed the changes
     speaker: guardSpeaker(
       openSpeaker({
-        dialect: config.bgp.speaker,
+        speaker: config.bgp.speaker,
         transport: config.bgp.transport,
         vtysh: config.bgp.vtysh,
         pathspace: config.bgp.pathspace || undefined,
         timeoutMs: config.bgp.timeout,
+        asn: config.datacenters[config.dc]?.asn,
+        prepend: { base: config.prepend.base, datacenters: Object.keys(config.datacenters).length },
+        bird: config.bgp.bird,
+        exabgp: config.bgp.exabgp,
+        gobgp: config.bgp.gobgp,
       }),
       config.vip_prefixes,
     ),

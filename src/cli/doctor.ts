@@ -79,7 +79,7 @@ async function speakerChecks(
   speaker: DiagnosableSpeaker | import('../core/types.js').Speaker,
   ctx: SpeakerContext,
 ): Promise<{ checks: Check[]; running: RunningBgp | null; unavailable: boolean }> {
-  const found = await findExecutable(config.bgp.vtysh);
+  const found = await findExecutable(ctx.vtysh);
   const checks = [vtyshCheck(ctx, found)];
   if (!found) return { checks, running: null, unavailable: true };
   let running: RunningBgp;
@@ -250,7 +250,9 @@ export async function doctorCommand(g: GlobalOptions, paths: DoctorPaths = DEFAU
     return print({ checks: [configCheck(g.config, { error: failureOf(e) })], speakerUnavailable: false, configInvalid: true });
   }
   try {
-    const ctx: SpeakerContext = { dialect: config.bgp.speaker, vtysh: config.bgp.vtysh, pathspace: config.bgp.pathspace || undefined };
+    const kind = config.bgp.speaker;
+    const program = kind === 'bird' ? config.bgp.bird.birdc : kind === 'exabgp' ? config.bgp.exabgp.cli : kind === 'gobgp' ? config.bgp.gobgp.cli : config.bgp.vtysh;
+    const ctx: SpeakerContext = { dialect: kind, vtysh: program, pathspace: kind === 'frr' ? config.bgp.pathspace || undefined : undefined };
     const [speaker, dns, ipvs, state, schedule] = await Promise.all([
       speakerChecks(config, deps.speaker, ctx),
       dnsChecks(config, deps.resolver, paths),

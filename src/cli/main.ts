@@ -74,7 +74,7 @@ function durationArg(rules: DurationRules = {}): (value: string) => string {
 
 export function buildProgram(run: (h: Handler, cmd: Command) => Promise<void>): Command {
   const program = new Command('vip-mgmt')
-    .description('Announce and withdraw service VIPs over BGP (FRR/Quagga) from DNS names, IPVS health and per-DC AS-path ranking.')
+    .description('Announce and withdraw service VIPs over BGP (FRR, Quagga, ExaBGP or GoBGP: bgp.speaker) from DNS names, IPVS health and per-DC AS-path ranking.')
     .version(VERSION, '-V, --version')
     .option('-c, --config <path>', `config file (default: $VIP_MGMT_CONFIG or ${DEFAULT_CONFIG_PATH})`)
     .option('--json', 'machine-readable output on stdout')
@@ -171,7 +171,7 @@ Environment:
 
   program
     .command('render')
-    .description("print a DC's FRR configuration snippet (route-maps, prefix-lists, network statements); VIPs held on this host stay out of its own DC's snippet, as comment lines")
+    .description("print a DC's FRR configuration snippet (route-maps, prefix-lists, network statements); VIPs held on this host stay out of its own DC's snippet, as comment lines. ExaBGP and GoBGP need none: vip-mgmt gives them each route's AS path itself")
     .option('--dc <name>', "the datacenter to render for (default: this host's dc)")
     .option('--check', 'compare with the running config; exit 10 when they differ')
     .option('--templates <dir>', 'directory holding frr.conf.mustache (default: the packaged templates)')
@@ -235,7 +235,7 @@ keepalived's own retry/delay_before_retry already confirm a failure. In keepaliv
 
   program
     .command('doctor')
-    .description('check this host: vtysh, bgpd, neighbors, router bgp, route-maps, VIPs on a local interface, DNS, IPVS, state_dir, schedule (exit 1 when something fails)')
+    .description('check this host: the speaker (vtysh and bgpd, exabgpcli and exabgp, or gobgp and gobgpd), its BGP sessions, router bgp / local AS, route-maps, VIPs on a local interface, DNS, IPVS, state_dir, schedule (exit 1 when something fails)')
     .addHelpText('after', '\nExamples:\n  vip-mgmt doctor                 one line per check, with the fix for each problem\n  vip-mgmt doctor --json | jq \'.checks[] | select(.verdict != "ok")\'')
     .action(async (_o, cmd: Command) =>
       run(async (g) => {

@@ -78,6 +78,10 @@ export async function renderCommand(deps: Deps, opts: RenderOptions): Promise<nu
     return EXIT.OK;
   }
 
+  if (config.bgp.speaker !== 'frr' && config.bgp.speaker !== 'quagga') {
+    const why = config.bgp.speaker === 'bird' ? 'checking a BIRD include file is not built yet' : `bgp.speaker ${config.bgp.speaker} runs none (vip-mgmt hands it each route's AS path)`;
+    throw new VipError('VIP_E_USAGE', `render --check compares the FRR snippet with FRR's running config; ${why}: use vip-mgmt status to see what is announced`);
+  }
   const running = await deps.speaker.readRunning();
   let state: State | null = null;
   try {

@@ -8,7 +8,9 @@ import type { IpvsTable } from '../core/ipvs.js';
 import type { PlannedChange } from '../core/plan.js';
 import type { Log, ResolvedName, RunLock, State } from '../core/types.js';
 import type { Deps } from './context.js';
-import { readBack } from './change.js';
+import { logHealing, readBack } from './change.js';
+import { healLost, mergeHealing } from '../core/journal.js';
+import { toVip } from '../core/prefix.js';
 
 /** The IPVS side of the watchdog: read and parse the table once; throws VIP_E_IPVS_UNREADABLE. */
 export interface IpvsPort {
@@ -113,12 +115,17 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
         ipvs = isVipError(e) ? e : new VipError('VIP_E_IPVS_UNREADABLE', String(e));
       }
     }
-    const running = await runningAnswer;
+    const reported = await runningAnswer;
     const asn = config.datacenters[config.dc]!.asn;
-    if (running.asn !== asn) {
-      throw new VipError('VIP_E_CONFIG_ASN', `the speaker runs "router bgp ${running.asn ?? '(none)'}" but datacenters.${config.dc}.asn is ${asn}`);
+    if (reported.asn !== asn) {
+      throw new VipError('VIP_E_CONFIG_ASN', `the speaker runs "router bgp ${reported.asn ?? '(none)'}" but datacenters.${config.dc}.asn is ${asn}`);
     }
+    // ExaBGP/GoBGP after a restart: the journal's routes they lost go back in this cycle's batch,
+    // and the cycle decides on them as announced (core/journal.ts)
+    const { running, heal } = speaker.stateless ? healLost(reported, state, config.vip_prefixes, now) : { running: reported, heal: [] };
     const plan = planCycle({ config, resolved, ipvs, checks, running, state: { ...state, dns }, now });
+    const batch = mergeHealing(heal, plan.changes);
+    const healed = heal.filter((h) => batch.includes(h));
     emit(log, plan.events.filter((e) => e.level !== 'info'));
     errors.push(...plan.errors);
     const acting = plan.rows.filter((r) => r.action !== 'none' && plan.changes.some((c) => c.prefix === r.vip.prefix));
@@ -128,6 +135,7 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
         return { vip: r.vip.address, prefix: r.vip.prefix, action: acted ? r.action : ('none' as const), reason: r.why, verified: verified.get(r.vip.prefix) ?? !acted };
       });
 
+    if (healed.length > 0 && !deps.opts.dryRun) logHealing(log, healed);
     if (deps.opts.dryRun) {
       return { code: exitFor(errors, false), changes: rowsOut(new Map()), errors, rows: plan.rows, checks: samples };
     }
@@ -136,16 +144,19 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
     await store.write(plan.state, lock!);
     emit(log, plan.events.filter((e) => e.level === 'info'));
     const verified = new Map<string, boolean>();
-    if (plan.changes.length > 0) {
+    if (batch.length > 0) {
       await lock!.assertHeld();
       try {
-        await speaker.apply(asn, plan.changes);
+        await speaker.apply(asn, batch);
       } catch (e) {
         // the speaker did not change: put the counters back so the next cycle decides afresh
         await store.write({ ...state, dns: plan.state.dns }, lock!).catch(() => undefined);
         throw e;
       }
-      const planned: PlannedChange[] = acting.map((r) => ({ vip: r.vip, names: r.names, action: r.action, routeMap: r.routeMap, reason: r.why }));
+      const planned: PlannedChange[] = [
+        ...acting.map((r) => ({ vip: r.vip, names: r.names, action: r.action, routeMap: r.routeMap, reason: r.why })),
+        ...healed.map((h) => ({ vip: toVip(h.prefix.split('/')[0]!), names: [], action: 'add' as const, routeMap: h.routeMap, reason: 'lost by the speaker: re-announced' })),
+      ];
       for (const intent of ['add', 'delete'] as const) {
         const part = planned.filter((p) => p.action === intent);
         if (part.length === 0) continue;

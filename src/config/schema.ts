@@ -80,6 +80,30 @@ const dnsServer = z.string().transform((v, ctx) => {
   return { host: a.address, port };
 });
 
+/** The speakers bgp.speaker names (SPEC "Speakers"). */
+export const SPEAKER_KINDS = ['frr', 'quagga', 'bird', 'exabgp', 'gobgp'] as const;
+export type SpeakerKind = (typeof SPEAKER_KINDS)[number];
+
+/** gobgpd's API address: "host:port", "[ipv6]:port" (gobgp -u HOST -p PORT) or "unix:///path" (gobgp
+ *  --target, gobgpd --api-hosts unix:///path: a socket reaches a gobgpd in another network namespace). */
+const apiAddress = z.string().transform((v, ctx): GobgpApi => {
+  if (v.startsWith('unix://')) {
+    if (/^unix:\/\/\/[^\s]+$/.test(v)) return { unix: v.slice('unix://'.length) };
+    ctx.addIssue({ code: 'custom', message: `invalid API address "${printable(v)}" (a unix socket is "unix:///absolute/path")` });
+    return z.NEVER;
+  }
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(v) ?? /^([^:]+):(\d+)$/.exec(v);
+  const port = m ? Number(m[2]) : NaN;
+  const host = m?.[1] ?? '';
+  const ok = m !== null && (parseAddress(host) !== null || /^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(host)) && Number.isInteger(port) && port >= 1 && port <= 65535;
+  if (!ok) {
+    ctx.addIssue({ code: 'custom', message: `invalid API address "${printable(v)}" (expected "host:port", "[ipv6]:port" or "unix:///path", e.g. 127.0.0.1:50051)` });
+    return z.NEVER;
+  }
+  return { host: parseAddress(host)?.address ?? host, port };
+});
+export type GobgpApi = { host: string; port: number } | { unix: string };
+
 /** "ip" or "ip:port" / "[ipv6]:port" of a real server to leave out of live counts. */
 const realServerRef = z.string().transform((v, ctx) => {
   const br = /^\[([^\]]+)\](?::(\d+))?$/.exec(v);
@@ -184,7 +208,8 @@ export const configSchema = z
     dc: dcName,
     bgp: z
       .strictObject({
-        speaker: z.enum(['frr', 'quagga']).default('frr'),
+        /** frr | quagga (vtysh), bird (BIRD 2), exabgp (ExaBGP 4), gobgp (GoBGP 3): SPEC "Speakers" */
+        speaker: z.enum(SPEAKER_KINDS).default('frr'),
         vtysh: z.string().min(1).default('vtysh'),
         /** frr: auto = bgpd's vty socket, vtysh when the socket cannot be used (adapters/vty.ts);
          *  vtysh = always vtysh. Quagga always uses vtysh. */
@@ -192,6 +217,28 @@ export const configSchema = z
         pathspace: z.string().default(''),
         timeout: duration.default(10_000),
         verify_timeout: duration.default(5000),
+        /** BIRD 2: vip-mgmt owns the include file, then `birdc configure` */
+        bird: z
+          .strictObject({
+            birdc: z.string().min(1).default('birdc'),
+            socket: z.string().min(1).default('/run/bird/bird.ctl'),
+            include: z.string().regex(/^\//, 'an absolute path').default('/etc/bird/vip-mgmt.conf'),
+          })
+          .prefault({}),
+        /** ExaBGP 4: exabgpcli over the named pipes /run/exabgp/<pipename>.{in,out} */
+        exabgp: z
+          .strictObject({
+            cli: z.string().min(1).default('exabgpcli'),
+            pipename: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, 'a plain name (letters, digits, "_", "-", ".")').default('exabgp'),
+          })
+          .prefault({}),
+        /** GoBGP 3: the gobgp CLI against gobgpd's gRPC API address */
+        gobgp: z
+          .strictObject({
+            cli: z.string().min(1).default('gobgp'),
+            api: apiAddress.default({ host: '127.0.0.1', port: 50051 } as GobgpApi),
+          })
+          .prefault({}),
       })
       .prefault({}),
     dns: z

@@ -7,6 +7,7 @@ import { dcPolicy, DRAIN_ROUTE_MAP, rankOf, routeMapName } from './policy.js';
 import { compareVips, insideAny, parseAddress, toVip } from './prefix.js';
 import type { Hold, ResolvedName, RunningBgp, Vip } from './types.js';
 import type { Config } from '../config/load.js';
+import type { SpeakerKind } from '../config/schema.js';
 
 export type Verdict = 'ok' | 'warn' | 'fail';
 
@@ -45,31 +46,56 @@ export function splitFix(message: string, fallback: string): { detail: string; f
 // ---- BGP speaker ----------------------------------------------------------------------------------
 
 export interface SpeakerContext {
-  dialect: 'frr' | 'quagga';
+  dialect: SpeakerKind;
+  /** the program the adapter runs: vtysh (frr, quagga), birdc, exabgpcli, gobgp */
   vtysh: string;
   pathspace?: string;
 }
 
+/** Per speaker: the program's config key, its Debian package, the daemon's name and how to start it. */
+const SPEAKER_FACTS: Record<Exclude<SpeakerKind, 'frr' | 'quagga'>, { key: string; pkg: string; daemon: string; start: string }> = {
+  bird: { key: 'bgp.bird.birdc', pkg: 'bird2', daemon: 'bird', start: 'systemctl start bird' },
+  exabgp: { key: 'bgp.exabgp.cli', pkg: 'exabgp', daemon: 'exabgp', start: 'systemctl start exabgp (its named pipes must exist first: mkfifo /run/exabgp/NAME.in /run/exabgp/NAME.out)' },
+  gobgp: { key: 'bgp.gobgp.cli', pkg: 'gobgpd', daemon: 'gobgpd', start: 'systemctl start gobgpd (with --api-hosts matching bgp.gobgp.api)' },
+};
+
+const isFrrLike = (k: SpeakerKind): k is 'frr' | 'quagga' => k === 'frr' || k === 'quagga';
+
 function startFix(ctx: SpeakerContext): string {
+  if (!isFrrLike(ctx.dialect)) return SPEAKER_FACTS[ctx.dialect].start;
   if (ctx.dialect === 'quagga') return 'systemctl start quagga (and bgpd=yes in /etc/quagga/daemons)';
   const unit = ctx.pathspace ? `frr@${ctx.pathspace}` : 'frr';
   return `systemctl start ${unit} (and bgpd=yes in /etc/frr/${ctx.pathspace ? `${ctx.pathspace}/` : ''}daemons)`;
 }
 
-/** vtysh found on PATH (or at its configured path) and executable. */
+/** The speaker's program (vtysh, birdc, exabgpcli, gobgp) found on PATH (or at its configured path) and executable. */
 export function vtyshCheck(ctx: SpeakerContext, found: string | null): Check {
+  if (!isFrrLike(ctx.dialect)) {
+    const f = SPEAKER_FACTS[ctx.dialect];
+    const id = `${ctx.dialect}-cli`;
+    const title = `${ctx.vtysh} present`;
+    if (found) return ok(id, title, found);
+    return bad('fail', id, title, `"${ctx.vtysh}" not found or not executable`, `apt-get install ${f.pkg}, or set ${f.key} to its full path`);
+  }
   const title = 'vtysh present';
   if (found) return ok('vtysh', title, `${found}${ctx.pathspace ? ` (-N ${ctx.pathspace})` : ''}`);
   return bad('fail', 'vtysh', title, `"${ctx.vtysh}" not found or not executable`, `apt-get install ${ctx.dialect === 'quagga' ? 'quagga' : 'frr'}, or set bgp.vtysh to its full path`);
 }
 
-/** bgpd answered vtysh with its running configuration, or why it did not. */
+/** The BGP daemon answered with its running state, or why it did not. */
 export function bgpdCheck(ctx: SpeakerContext, r: { running: RunningBgp } | { error: Failure }): Check {
-  const title = 'bgpd answering';
+  const frrLike = isFrrLike(ctx.dialect);
+  const id = frrLike ? 'bgpd' : ctx.dialect;
+  const title = `${frrLike ? 'bgpd' : SPEAKER_FACTS[ctx.dialect as Exclude<SpeakerKind, 'frr' | 'quagga'>].daemon} answering`;
   if ('running' in r) {
     const { asn, networks, routeMaps } = r.running;
+    if (!frrLike) return ok(id, title, `local AS ${asn ?? '(none)'}, ${networks.length} route${networks.length === 1 ? '' : 's'} announced`);
     const what = asn === null ? 'no router bgp' : `router bgp ${asn}`;
     return ok('bgpd', title, `${what}, ${networks.length} network statement${networks.length === 1 ? '' : 's'}, ${routeMaps.length} route-map${routeMaps.length === 1 ? '' : 's'}`);
+  }
+  if (!frrLike) {
+    const { detail, fix } = splitFix(r.error.message, startFix(ctx));
+    return bad('fail', id, title, detail, fix);
   }
   const { code, message } = r.error;
   let fallback: string;

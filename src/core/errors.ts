@@ -48,6 +48,8 @@ export const CODES = {
   VIP_E_SPEAKER_DOWN: EXIT.SPEAKER,
   VIP_E_SPEAKER_LOCKED: EXIT.SPEAKER,
   VIP_E_SPEAKER_NO_BGP: EXIT.SPEAKER,
+  /** a speaker vip-mgmt cannot drive (yet): bgp.speaker names one whose adapter is not built */
+  VIP_E_SPEAKER_UNAVAILABLE: EXIT.SPEAKER,
   VIP_E_PARTIAL: EXIT.PARTIAL,
   VIP_E_DIFF: EXIT.DIFF,
   VIP_E_LOCKED: EXIT.LOCKED,

@@ -26,6 +26,37 @@ export const DRAIN_ROUTE_MAP = 'VIP-DRAIN';
  *  ignores the community. */
 export const drainPrepends = (base: number, datacenters: number): number => base + Math.max(1, datacenters);
 
+/** What decides a route-map's AS path: prepend.base and how many DCs the config lists. */
+export interface PrependRule {
+  base: number;
+  datacenters: number;
+}
+
+/**
+ * How often a route-map prepends the local AS: VIP-RANK-<r> base + r times, VIP-DRAIN
+ * drainPrepends; null for a name this tool never announces with. render emits FRR route-maps from
+ * it, and the speakers that take an AS path per route (ExaBGP, GoBGP) build that path from it, so
+ * a rank's path is as long whichever speaker announces it.
+ */
+export function prependsOf(routeMap: string, rule: PrependRule): number | null {
+  if (routeMap === DRAIN_ROUTE_MAP) return drainPrepends(rule.base, rule.datacenters);
+  const m = /^VIP-RANK-(0|[1-9]\d{0,3})$/.exec(routeMap);
+  return m ? rule.base + Number(m[1]) : null;
+}
+
+/** The route-map whose prepend count is COUNT (prependsOf backwards), null when none is. */
+export function routeMapOfPrepends(count: number, rule: PrependRule): string | null {
+  if (count === drainPrepends(rule.base, rule.datacenters)) return DRAIN_ROUTE_MAP;
+  const rank = count - rule.base;
+  return rank >= 0 && rank < Math.max(1, rule.datacenters) ? routeMapName(rank) : null;
+}
+
+/** The route-maps a speaker that computes AS paths itself always has: every rank a DC of this
+ *  config can hold, and VIP-DRAIN. */
+export function computedRouteMaps(rule: PrependRule): string[] {
+  return [...Array.from({ length: Math.max(1, rule.datacenters) }, (_, r) => routeMapName(r)), DRAIN_ROUTE_MAP];
+}
+
 /** A name as the config keys services (schema.ts lower-cases them and drops a trailing dot). */
 export const serviceKey = (name: string): string => name.toLowerCase().replace(/\.$/, '');
 

@@ -3,7 +3,7 @@ import Mustache from 'mustache';
 import { VipError, type ErrorCode } from './errors.js';
 import { parseRunningConfig } from './frrconfig.js';
 import { compareVips, insideAny, normalisePrefix, parseAddress, toVip } from './prefix.js';
-import { dcPolicy, DRAIN_ROUTE_MAP, drainPrepends, rankOf, routeMapName, sortedTargets } from './policy.js';
+import { dcPolicy, DRAIN_ROUTE_MAP, drainPrepends, prependsOf, rankOf, routeMapName, sortedTargets } from './policy.js';
 import type { Hold, ResolvedName, RunningBgp, Vip } from './types.js';
 import type { Config, ConfigProblem } from '../config/load.js';
 import { MAX_PREPEND } from '../config/schema.js';
@@ -137,7 +137,7 @@ export function buildRenderModel(
   const ranks = [...new Set([0, ...announced.map((a) => a.rank)])].sort((a, b) => a - b);
   const drainCount = drainPrepends(base, known.length);
   const routeMaps: RenderModel['routeMaps'] = ranks.map((rank) => {
-    const count = base + rank;
+    const count = prependsOf(routeMapName(rank), { base, datacenters: known.length })!;
     return { name: routeMapName(rank), rank, count, prepend: count > 0 ? { asPath: Array(count).fill(asn).join(' ') } : null };
   });
 

@@ -35,12 +35,22 @@ export interface BgpNetwork {
   routeMap: string | null;
 }
 
+/**
+ * What the speaker runs, in FRR's terms, whichever speaker it is:
+ * - FRR/Quagga: `router bgp`, its `network` statements and the route-maps of the running config.
+ * - ExaBGP/GoBGP (no configuration of their own): asn is the daemon's local AS; networks are the
+ *   routes it originates now (ExaBGP's adj-rib out, GoBGP's global rib), each with the route-map
+ *   whose prepend count (policy.ts prependsOf) its AS path has (null when no route-map's does);
+ *   routeMaps are every VIP-RANK-n and VIP-DRAIN, always there, since the adapter computes the AS
+ *   path itself (policy.ts computedRouteMaps).
+ * - BIRD: see adapters/bird.ts.
+ */
 export interface RunningBgp {
-  /** `router bgp <asn>` of the default instance, null when bgpd has no BGP instance configured. */
+  /** `router bgp <asn>` of the default instance (the local AS), null when none is configured. */
   asn: number | null;
   networks: BgpNetwork[]; // network statements of the default instance, both address families
   routeMaps: string[]; // names of route-maps defined in the running config
-  /** The whole running configuration text as vtysh printed it. */
+  /** The whole running configuration text as the speaker printed it (ExaBGP/GoBGP: their routes). */
   text: string;
 }
 
@@ -63,9 +73,14 @@ export interface PrefixState {
 }
 
 export interface Speaker {
+  /** true for ExaBGP and GoBGP: they keep no configuration of their own and forget every route on
+   *  a restart, so vip-mgmt's announcement journal is the truth and every run re-announces what
+   *  they lost (core/journal.ts). FRR, Quagga and BIRD keep theirs. */
+  readonly stateless?: boolean;
   /** Read the running configuration. Throws VIP_E_SPEAKER_* (exit 6) when it cannot. */
   readRunning(): Promise<RunningBgp>;
-  /** Send every change in ONE vtysh invocation. Throws VIP_E_APPLY (with stderr) on rejection,
+  /** Send every change as ONE batch (FRR: one vtysh invocation or vty round; ExaBGP/GoBGP: see
+   *  their adapters). Throws VIP_E_APPLY (with stderr) on rejection,
    *  VIP_E_SPEAKER_* when the speaker is unavailable. */
   apply(asn: number, changes: SpeakerChange[]): Promise<void>;
   /** Look up prefixes in the local BGP table. */

@@ -2,7 +2,7 @@
 // prototype keys and address rules (issue 9), YAML errors (issue 10).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfigText } from '../../src/config/load.ts';
+import { parseConfigText, validateConfig } from '../../src/config/load.ts';
 import { checkDuration, MAX_DURATION_MS, parseDuration } from '../../src/core/duration.ts';
 
 const GOOD = `
@@ -25,7 +25,7 @@ test('a good config parses with defaults filled in', () => {
 test('every problem is listed with its path, shape and cross-field ones together', () => {
   const { config, problems } = parseConfigText(`
 dc: pra1
-bgp: { speaker: bird, vtsyh: x }
+bgp: { speaker: bgpd, vtsyh: x }
 dns: { timeout: 2 seconds, servers: ["127.0.0.1:99999"] }
 vip_prefixes: [192.0.2.0/24, 192.0.2.300/24]
 datacenters: { par1: { asn: 64512 } }
@@ -276,4 +276,15 @@ test('parseConfigText throws nothing, whatever the text', () => {
     const r = parseConfigText(text);
     assert.ok(r.config || r.problems.length > 0, JSON.stringify(text));
   }
+});
+
+test('bgp.speaker takes bird, exabgp and gobgp, each with its own keys and defaults (SPEC "Speakers")', () => {
+  const base = { dc: 'par1', vip_prefixes: ['192.0.2.0/24'], datacenters: { par1: { asn: 64512 } } };
+  const { config } = validateConfig({ ...base, bgp: { speaker: 'gobgp', gobgp: { api: '[::1]:50052' }, exabgp: { pipename: 'lb1' } } });
+  assert.equal(config!.bgp.speaker, 'gobgp');
+  assert.deepEqual(config!.bgp.gobgp, { cli: 'gobgp', api: { host: '::1', port: 50052 } });
+  assert.deepEqual(config!.bgp.exabgp, { cli: 'exabgpcli', pipename: 'lb1' });
+  assert.deepEqual(config!.bgp.bird, { birdc: 'birdc', socket: '/run/bird/bird.ctl', include: '/etc/bird/vip-mgmt.conf' });
+  const bad = validateConfig({ ...base, bgp: { speaker: 'exabgp', exabgp: { pipename: '../x' }, gobgp: { api: 'localhost' }, bird: { include: 'rel.conf', sock: 1 } } });
+  assert.deepEqual(bad.problems.map((p) => p.path).sort(), ['bgp.bird.include', 'bgp.bird.sock', 'bgp.exabgp.pipename', 'bgp.gobgp.api']);
 });

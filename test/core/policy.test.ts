@@ -159,3 +159,11 @@ test('guardSpeaker: a batch touching anything outside vip_prefixes is refused wh
   assert.equal(sent.length, 1);
   assert.equal(g.extra(), 'kept');
 });
+
+test('prependsOf: the one route-map -> prepend count rule (render and the AS-path speakers), and back', async () => {
+  const { prependsOf, routeMapOfPrepends, computedRouteMaps } = await import('../../src/core/policy.ts');
+  const rule = { base: 1, datacenters: 3 };
+  assert.deepEqual(['VIP-RANK-0', 'VIP-RANK-2', 'VIP-DRAIN', 'OTHER', 'VIP-RANK-01'].map((m) => prependsOf(m, rule)), [1, 3, 4, null, null]);
+  assert.deepEqual([0, 1, 2, 3, 4, 5].map((n) => routeMapOfPrepends(n, rule)), [null, 'VIP-RANK-0', 'VIP-RANK-1', 'VIP-RANK-2', 'VIP-DRAIN', null]);
+  assert.deepEqual(computedRouteMaps(rule), ['VIP-RANK-0', 'VIP-RANK-1', 'VIP-RANK-2', 'VIP-DRAIN']);
+});

@@ -33,6 +33,44 @@ export interface LbSpec {
   networks?: [prefix: string, routeMap: string][];
   /** extra lines appended to the startup config */
   extraConfig?: string;
+  /** run this BGP daemon as the LB instead of FRR (test/lab/speakers/): ExaBGP, GoBGP, BIRD... */
+  daemon?: LbDaemonFactory;
+}
+
+/** What a non-FRR LB daemon gets to start in its namespace (test/lab/speakers/README.md). */
+export interface LbDaemonContext {
+  /** this lab's unique id (names of pipes, sockets, ports derive from it) */
+  id: string;
+  name: string;
+  ns: string;
+  /** a directory of this LB's own, removed with the lab */
+  dir: string;
+  asn: number;
+  v4: string;
+  v6: string;
+  peerV4: string;
+  peerV6: string;
+  routerAsn: number;
+  /** a pid file the lab kills the pid of at destroy (and at process exit) */
+  trackPidfile(path: string): void;
+  /** a path (file or directory) the lab removes at destroy */
+  trackPath(path: string): void;
+}
+
+export interface LbDaemon {
+  /** the vip-mgmt config's `bgp:` section that drives this daemon */
+  bgp: Record<string, unknown>;
+  /** (re)start the daemon; resolves once its control channel answers */
+  start(): Promise<void>;
+  /** SIGKILL it; resolves once it is gone */
+  kill(): Promise<void>;
+}
+
+export interface LbDaemonFactory {
+  kind: string;
+  /** programs it needs (for requireLab) */
+  commands: string[];
+  create(ctx: LbDaemonContext): Promise<LbDaemon>;
 }
 
 export interface LabNode {
@@ -56,6 +94,8 @@ export interface LabLb extends LabNode {
   peerV4: string;
   peerV6: string;
   configFile: string;
+  /** the speaker this LB runs: FRR (bgpd in pathspace) unless its spec named a daemon */
+  speaker: { kind: string; bgp: Record<string, unknown> };
 }
 
 export interface RoutePath {
@@ -86,9 +126,10 @@ export interface BgpLab {
   waitRoute(prefix: string, pred: (r: RouterRoute | null) => boolean, timeoutMs?: number): Promise<RouterRoute | null>;
   /** Wait until every BGP session of the router is Established. */
   waitEstablished(timeoutMs?: number): Promise<void>;
-  /** SIGKILL one LB's bgpd (zebra stays): vtysh then reports bgpd down. */
+  /** SIGKILL one LB's bgpd (zebra stays): vtysh then reports bgpd down. For an LB running another
+   *  daemon (LbSpec.daemon), that daemon. */
   killBgpd(lb: string): Promise<void>;
-  /** Start it again from its startup config file. */
+  /** Start it again from its startup config file (another daemon: from its own). */
   startBgpd(lb: string): Promise<void>;
   destroy(): Promise<void>;
 }
@@ -246,6 +287,7 @@ export async function createBgpLab(opts: { lbs: LbSpec[]; router?: { asn: number
   try {
     const routerNode = await mkNode('router', routerAsn, '198.51.100.2', '2001:db8:ffff:1::2');
     const lbs: Record<string, LabLb & { dir: string }> = {};
+    const daemons = new Map<string, LbDaemon>();
     const peers: { v4: string; v6: string; asn: number }[] = [];
     for (const [i, spec] of opts.lbs.entries()) {
       const v4 = `198.51.100.${4 * i + 1}`;
@@ -269,15 +311,36 @@ export async function createBgpLab(opts: { lbs: LbSpec[]; router?: { asn: number
       const configFile = join(node.dir, 'frr.conf');
       await writeFile(configFile, lbConfig(spec, v4, v6, peerV4, peerV6, routerAsn));
       await chown(configFile, uid('frr'), gid('frr'));
-      lbs[spec.name] = { ...node, peerV4, peerV6, configFile, v4, v6 };
+      let speaker: LabLb['speaker'] = { kind: 'frr', bgp: { speaker: 'frr', vtysh: 'vtysh', pathspace: node.pathspace } };
+      if (spec.daemon) {
+        const d = await spec.daemon.create({
+          id,
+          name: spec.name,
+          ns: node.ns,
+          dir: node.dir,
+          asn: spec.asn,
+          v4,
+          v6,
+          peerV4,
+          peerV6,
+          routerAsn,
+          trackPidfile: (f) => void (started.pidfiles.includes(f) || started.pidfiles.push(f)),
+          trackPath: (p) => void started.dirs.push(p),
+        });
+        daemons.set(spec.name, d);
+        speaker = { kind: spec.daemon.kind, bgp: d.bgp };
+      }
+      lbs[spec.name] = { ...node, peerV4, peerV6, configFile, v4, v6, speaker };
       peers.push({ v4, v6, asn: spec.asn });
     }
-    const rconf = join(routerNode.dir, 'frr.conf');
-    await writeFile(rconf, routerConfig(routerAsn, peers, '198.51.100.254', opts.router?.gshut ?? false));
-    await chown(rconf, uid('frr'), gid('frr'));
-    const nodes = [routerNode, ...Object.values(lbs)];
-    await Promise.all(nodes.map((n) => startDaemon(n, 'zebra')));
-    await Promise.all(nodes.map((n) => startDaemon(n, 'bgpd')));
+    const rconfFile = join(routerNode.dir, 'frr.conf');
+    await writeFile(rconfFile, routerConfig(routerAsn, peers, '198.51.100.254', opts.router?.gshut ?? false));
+    await chown(rconfFile, uid('frr'), gid('frr'));
+    // FRR runs the router and every LB without a daemon of its own
+    const frrNodes = [routerNode, ...Object.values(lbs).filter((lb) => !daemons.has(lb.name))];
+    await Promise.all(frrNodes.map((n) => startDaemon(n, 'zebra')));
+    await Promise.all(frrNodes.map((n) => startDaemon(n, 'bgpd')));
+    await Promise.all([...daemons.values()].map((d) => d.start()));
 
     const peerName = new Map<string, string>();
     for (const lb of Object.values(lbs)) {
@@ -290,7 +353,8 @@ export async function createBgpLab(opts: { lbs: LbSpec[]; router?: { asn: number
       const j = await routerNode.json<any>(`show bgp ${fam} unicast ${prefix} json`);
       if (!j || !Array.isArray(j.paths) || j.paths.length === 0) return null;
       const paths: RoutePath[] = j.paths.map((p: any) => ({
-        from: p.peer?.hostname ?? peerName.get(p.peer?.peerId) ?? '?',
+        // by address first: a non-FRR LB's hostname capability names the machine, not the LB
+        from: peerName.get(p.peer?.peerId) ?? p.peer?.hostname ?? '?',
         asPath: String(p.aspath?.string ?? '')
           .split(/\s+/)
           .filter(Boolean)
@@ -332,6 +396,8 @@ export async function createBgpLab(opts: { lbs: LbSpec[]; router?: { asn: number
         }
       },
       async killBgpd(name) {
+        const d = daemons.get(name);
+        if (d) return d.kill();
         const lb = lbs[name]!;
         const pid = Number((await readFile(join(lb.dir, 'bgpd.pid'), 'utf8')).trim());
         process.kill(pid, 'SIGKILL');
@@ -346,6 +412,8 @@ export async function createBgpLab(opts: { lbs: LbSpec[]; router?: { asn: number
         await rm(`/var/run/frr/${lb.pathspace}/bgpd.vty`, { force: true });
       },
       async startBgpd(name) {
+        const d = daemons.get(name);
+        if (d) return d.start();
         await startDaemon(lbs[name]!, 'bgpd');
       },
       async destroy() {

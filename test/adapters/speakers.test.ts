@@ -1,0 +1,82 @@
+// Adapter tests: the ExaBGP, GoBGP and (placeholder) BIRD speakers' failures, caused for real with the real programs and no daemon (or a pipe nobody reads), classified as the contract says: exit 6 for "cannot reach it", never a silent success.
+import { after, before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { openSpeaker } from '../../src/adapters/speaker.ts';
+import { guardSpeaker } from '../../src/core/policy.ts';
+import { VipError, type ErrorCode } from '../../src/core/errors.ts';
+import { requireLab } from '../lab/prereq.ts';
+
+const RULE = { base: 0, datacenters: 2 };
+const common = { asn: 64512, prepend: RULE, timeoutMs: 15_000, vtysh: 'vtysh' };
+
+async function rejectsWith(p: Promise<unknown>, code: ErrorCode, message?: RegExp): Promise<VipError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof VipError, `expected a VipError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    assert.equal(e.exit, code === 'VIP_E_APPLY' ? 1 : 6);
+    if (message) assert.match(e.message, message);
+    return e;
+  }
+  assert.fail(`expected ${code}, got success`);
+}
+
+describe('speakers without their daemon', { concurrency: false }, () => {
+  const id = randomBytes(3).toString('hex');
+  const pipename = `vipt-${id}`;
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vip-spk-adapter-'));
+  });
+  after(async () => {
+    for (const end of ['in', 'out']) await rm(`/run/exabgp/${pipename}.${end}`, { force: true });
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('bird: the placeholder answers every call with exit 6, VIP_E_SPEAKER_UNAVAILABLE', async () => {
+    const sp = openSpeaker({ ...common, speaker: 'bird', bird: { birdc: 'birdc', socket: '/run/bird/bird.ctl', include: '/etc/bird/vip-mgmt.conf' } });
+    await rejectsWith(sp.readRunning(), 'VIP_E_SPEAKER_UNAVAILABLE', /bird speaker not built yet/);
+    await rejectsWith(sp.apply(64512, [{ action: 'add', prefix: '192.0.2.1/32', routeMap: 'VIP-RANK-0' }]), 'VIP_E_SPEAKER_UNAVAILABLE');
+  });
+
+  test('exabgp and gobgp are stateless, also behind the vip_prefixes guard; frr is not', () => {
+    const exa = guardSpeaker(openSpeaker({ ...common, speaker: 'exabgp', exabgp: { cli: 'exabgpcli', pipename } }), ['192.0.2.0/24']);
+    const gob = guardSpeaker(openSpeaker({ ...common, speaker: 'gobgp', gobgp: { cli: 'gobgp', api: { host: '127.0.0.1', port: 50051 } } }), ['192.0.2.0/24']);
+    assert.equal(exa.stateless, true);
+    assert.equal(gob.stateless, true);
+    assert.notEqual(openSpeaker({ ...common, speaker: 'frr', pathspace: `vipt${id}` }).stateless, true);
+  });
+
+  test('a missing program: exit 6, VIP_E_SPEAKER_MISSING, naming the package', async () => {
+    const exa = openSpeaker({ ...common, speaker: 'exabgp', exabgp: { cli: `/nonexistent-${id}/exabgpcli`, pipename } });
+    await rejectsWith(exa.readRunning(), 'VIP_E_SPEAKER_MISSING', /apt-get install exabgp/);
+    const gob = openSpeaker({ ...common, speaker: 'gobgp', gobgp: { cli: `/nonexistent-${id}/gobgp`, api: { unix: join(dir, 'none.sock') } } });
+    await rejectsWith(gob.readRunning(), 'VIP_E_SPEAKER_MISSING', /apt-get install gobgpd/);
+  });
+
+  test('exabgp: no pipes -> exit 6 with how to make them; pipes nobody reads -> exit 6 at once', async (t: TestContext) => {
+    if (!requireLab(t, ['exabgpcli', 'mkfifo'], { root: true })) return;
+    const sp = openSpeaker({ ...common, speaker: 'exabgp', exabgp: { cli: 'exabgpcli', pipename } });
+    await rejectsWith(sp.readRunning(), 'VIP_E_SPEAKER_DOWN', /mkfifo -m 600 \/run\/exabgp\//);
+    await mkdir('/run/exabgp', { recursive: true });
+    for (const end of ['in', 'out']) execFileSync('mkfifo', ['-m', '600', `/run/exabgp/${pipename}.${end}`]);
+    const fresh = openSpeaker({ ...common, speaker: 'exabgp', exabgp: { cli: 'exabgpcli', pipename } });
+    await rejectsWith(fresh.apply(64512, [{ action: 'add', prefix: '192.0.2.1/32', routeMap: 'VIP-RANK-0' }]), 'VIP_E_SPEAKER_DOWN', /ExaBGP is not running: nothing reads/);
+  });
+
+  test('gobgp: no gobgpd on the socket or the port -> exit 6 naming the API address', async (t: TestContext) => {
+    if (!requireLab(t, ['gobgp'])) return;
+    const sock = openSpeaker({ ...common, speaker: 'gobgp', gobgp: { cli: 'gobgp', api: { unix: join(dir, 'none.sock') } } });
+    await rejectsWith(sock.readRunning(), 'VIP_E_SPEAKER_DOWN', /gobgpd did not answer on unix:\/\/.*none\.sock/);
+    await rejectsWith(sock.apply(64512, [{ action: 'add', prefix: '192.0.2.1/32', routeMap: 'VIP-RANK-0' }]), 'VIP_E_SPEAKER_DOWN');
+    // port 9 (discard) on loopback: nothing listens there in a test run
+    const tcp = openSpeaker({ ...common, speaker: 'gobgp', gobgp: { cli: 'gobgp', api: { host: '127.0.0.1', port: 9 } } });
+    await rejectsWith(tcp.neighbors(), 'VIP_E_SPEAKER_DOWN', /127\.0\.0\.1:9/);
+  });
+});
