@@ -35,6 +35,8 @@ interface ChangeFlags {
   reason?: string;
   lockWait?: string;
   graceful?: string;
+  dc?: string;
+  force?: boolean;
 }
 
 async function change(g: GlobalOptions, intent: 'add' | 'delete', names: string[], f: ChangeFlags): Promise<number> {
@@ -44,20 +46,38 @@ async function change(g: GlobalOptions, intent: 'add' | 'delete', names: string[
   if (f.graceful !== undefined && intent === 'add') throw new VipError('VIP_E_USAGE', '--graceful drains: use it with -d / delete');
   const graceful = f.graceful === undefined ? null : checkDuration(f.graceful, GRACEFUL_RULES);
   if (graceful && 'problem' in graceful) throw new VipError('VIP_E_USAGE', `--graceful: ${graceful.problem}`);
-  const opts = { reason: f.reason, by: whoAmI(), lockWaitMs: lock.ms };
+  const gracefulMs = graceful && 'ms' in graceful ? graceful.ms : null;
+  if (f.dc !== undefined && graceful) throw new VipError('VIP_E_USAGE', '--graceful drains this host; a fleet hold (--dc) withdraws on every LB of the DC: use one or the other');
+  const opts = { reason: f.reason, by: whoAmI(), lockWaitMs: lock.ms, force: Boolean(f.force) };
   return withDeps(g, async (deps) => {
+    if (f.dc !== undefined) {
+      const { fleetChangeCommand } = await import('./fleet-change.js');
+      return fleetChangeCommand(deps, intent, names, f.dc, opts);
+    }
+    if (!deps.config.fleet) return local(deps);
+    // fleet mode: the last-DC guard before a local withdrawal, and this host published after every run
+    const { guardLocalDelete, publishNow } = await import('./fleet-change.js');
+    if (intent === 'delete') await guardLocalDelete(deps, names, opts);
+    const code = await local(deps);
+    await publishNow(deps, intent);
+    return code;
+  });
+  async function local(deps: Awaited<ReturnType<typeof import('./deps.js').makeDeps>>): Promise<number> {
     // --graceful wins over drain.graceful; 0 (either) is a plain withdraw
-    const ms = graceful ? graceful.ms : deps.config.drain.graceful;
+    const ms = gracefulMs ?? deps.config.drain.graceful;
     if (intent === 'delete' && ms > 0) {
       const { gracefulDelete } = await import('./drain.js');
       return gracefulDelete(deps, names, ms, opts);
     }
     return changeCommand(deps, intent, names, opts);
-  });
+  }
 }
 
 const GRACEFUL_HELP = 'graceful drain (RFC 8326): announce with route-map VIP-DRAIN for DURATION, then withdraw (default drain.graceful; 0 = withdraw at once)';
 const GRACEFUL_RULES: DurationRules = { allowZero: true };
+
+const DC_HELP = "fleet mode: set (-d) or clear (-a) a fleet hold for every LB of this DC, from any host; nothing changes here unless it is this host's DC";
+const FORCE_HELP = 'fleet mode: withdraw even when the last-DC guard refuses (or etcd cannot be asked); the reason is logged';
 
 const LOCK_WAIT_HELP = 'wait this long for another run (e.g. the watchdog) to finish, then exit 75 (0, 500ms, 10s...)';
 const LOCK_WAIT_RULES: DurationRules = { allowZero: true };
@@ -87,6 +107,8 @@ export function buildProgram(run: (h: Handler, cmd: Command) => Promise<void>): 
     .option('--reason <text>', 'why (stored with the maintenance hold of -d)')
     .option('--lock-wait <duration>', LOCK_WAIT_HELP, durationArg(LOCK_WAIT_RULES), '10s')
     .option('--graceful <duration>', GRACEFUL_HELP, durationArg(GRACEFUL_RULES))
+    .option('--dc <name>', DC_HELP)
+    .option('--force', FORCE_HELP)
     .showHelpAfterError('(run vip-mgmt --help for usage)')
     .addHelpText(
       'after',
@@ -97,9 +119,14 @@ Examples:
   vip-mgmt status --json                              every VIP, machine-readable
   vip-mgmt watchdog                                   one watchdog cycle (cron form)
   vip-mgmt render --dc par1 > /etc/frr/vip-mgmt.conf  this DC's FRR snippet
+  vip-mgmt -d service.tld --dc par1 --reason "fibre cut"   fleet mode: drain every LB of par1, from any host
+  vip-mgmt -a service.tld --dc par1                   fleet mode: clear that fleet hold
+  vip-mgmt status --fleet                             fleet mode: every VIP x DC x host
 
 Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavailable,
-7 partial, 10 render --check differs, 75 another run holds the lock (or another watchdog daemon runs).`,
+7 partial, 8 the fleet store (etcd) is unavailable, 10 render --check differs, 75 another run holds
+the lock (or another watchdog daemon runs). In fleet mode a withdrawal that would leave a VIP announced
+by no healthy host in any DC is refused with exit 5 (--force overrides).`,
     )
     .action(async (_o, cmd: Command) => {
       const o = cmd.opts() as { add?: string[]; delete?: string[] } & ChangeFlags;
@@ -119,6 +146,7 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavai
     .argument('<names...>', 'DNS names (CNAMEs followed) or literal IPv4/IPv6 addresses')
     .option('--reason <text>', 'why (logged)')
     .option('--lock-wait <duration>', LOCK_WAIT_HELP, durationArg(LOCK_WAIT_RULES))
+    .option('--dc <name>', DC_HELP)
     .addHelpText('after', '\nExamples:\n  vip-mgmt add service.tld\n  vip-mgmt -a service.tld other.tld --dry-run\n  vip-mgmt add 192.0.2.10 --json')
     .action(async (names: string[], _o, cmd: Command) => run((g) => change(g, 'add', names, cmd.optsWithGlobals() as ChangeFlags), cmd));
 
@@ -129,6 +157,8 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavai
     .option('--reason <text>', 'why (stored with the maintenance hold)')
     .option('--lock-wait <duration>', LOCK_WAIT_HELP, durationArg(LOCK_WAIT_RULES))
     .option('--graceful <duration>', GRACEFUL_HELP, durationArg(GRACEFUL_RULES))
+    .option('--dc <name>', DC_HELP)
+    .option('--force', FORCE_HELP)
     .addHelpText(
       'after',
       '\nExamples:\n  vip-mgmt delete service.tld --reason "kernel upgrade"\n  vip-mgmt -d service.tld --dry-run\n  vip-mgmt -d service.tld --graceful 2m   drain: VIP-DRAIN for 2 minutes, then withdraw\n\n' +
@@ -141,9 +171,14 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavai
     .command('status')
     .description('one row per VIP: names, configured, announced, route-map, live real servers, hold, watchdog state')
     .argument('[names...]', 'only the VIPs of these names')
-    .addHelpText('after', '\nExamples:\n  vip-mgmt status\n  vip-mgmt status service.tld --json')
-    .action(async (names: string[], _o, cmd: Command) =>
+    .option('--fleet', 'fleet mode: every VIP x DC x host from etcd (healthy/hosts per DC, holds, last seen, stale hosts); with NAMEs one line per host too')
+    .addHelpText('after', '\nExamples:\n  vip-mgmt status\n  vip-mgmt status service.tld --json\n  vip-mgmt status --fleet\n  vip-mgmt status --fleet service.tld --json')
+    .action(async (names: string[], o: { fleet?: boolean }, cmd: Command) =>
       run(async (g) => {
+        if (o.fleet) {
+          const { fleetStatusCommand } = await import('./status-fleet.js');
+          return withDeps(g, (deps) => fleetStatusCommand(deps, names));
+        }
         const { statusCommand } = await import('./status.js');
         return withDeps(g, (deps) => statusCommand(deps, names));
       }, cmd),
@@ -298,7 +333,13 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   const run = async (h: Handler, cmd: Command): Promise<void> => {
     const g = globals(cmd);
     json = g.json;
-    process.exitCode = await h(g);
+    try {
+      process.exitCode = await h(g);
+    } finally {
+      // the fleet's gRPC channels would keep the process alive
+      const { runCleanups } = await import('./cleanup.js');
+      await runCleanups();
+    }
   };
   const program = buildProgram(run);
   program.exitOverride();

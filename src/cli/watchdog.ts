@@ -6,9 +6,10 @@ import { checkLabel, needsIpvs, type CheckResults } from '../core/checks.js';
 import type { CheckSample } from '../core/metrics.js';
 import type { IpvsTable } from '../core/ipvs.js';
 import type { PlannedChange } from '../core/plan.js';
-import type { Log, ResolvedName, RunLock, State } from '../core/types.js';
+import type { Log, ResolvedName, RunLock, RunningBgp, State } from '../core/types.js';
 import type { Deps } from './context.js';
 import { readBack } from './change.js';
+import type { FleetHold } from '../core/fleet.js';
 
 /** The IPVS side of the watchdog: read and parse the table once; throws VIP_E_IPVS_UNREADABLE. */
 export interface IpvsPort {
@@ -85,6 +86,10 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
   // scheduler's latest outcomes), so a hung health endpoint never holds the lock.
   const checks = await cycleChecks(deps);
   const samples = checkSamples(deps, checks);
+  // Fleet holds, before the lock too: an etcd call that runs into its deadline never holds the lock.
+  const fleetMod = config.fleet ? await import('./fleet.js') : null;
+  const fleetRead: FleetHold[] | VipError | null = fleetMod ? await fleetMod.readFleetHolds(deps) : null;
+  let publish: { running: RunningBgp; state: State } | null = null;
 
   let lock: RunLock | null = null;
   if (!deps.opts.dryRun) {
@@ -114,7 +119,14 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
     if (running.asn !== asn) {
       throw new VipError('VIP_E_CONFIG_ASN', `the speaker runs "router bgp ${running.asn ?? '(none)'}" but datacenters.${config.dc}.asn is ${asn}`);
     }
-    const plan = planCycle({ config, resolved, ipvs, checks, running, state: { ...state, dns }, now });
+    const fleet = fleetMod && fleetRead ? fleetMod.fleetCycleInput(deps, fleetRead, state) : null;
+    const input = { config, resolved, ipvs, checks, running, state: { ...state, dns, ...(fleet?.cache ? { fleet: fleet.cache } : {}) }, now, ...(fleet ? { fleet: fleet.input } : {}) };
+    let plan = planCycle(input);
+    // the last-DC guard reads the published hosts only when a health-driven withdrawal is planned
+    if (fleetMod && fleet && plan.guardNeeded.length > 0) {
+      const guard = await fleetMod.cycleGuard(deps, fleetRead instanceof VipError ? fleetRead : null);
+      if (guard) plan = planCycle({ ...input, fleet: { ...fleet.input, guard } });
+    }
     emit(log, plan.events.filter((e) => e.level !== 'info'));
     errors.push(...plan.errors);
     const acting = plan.rows.filter((r) => r.action !== 'none' && plan.changes.some((c) => c.prefix === r.vip.prefix));
@@ -155,14 +167,20 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
     }
     const anyOk = [...verified.values()].some(Boolean);
     const announced = new Set(running.networks.map((n) => n.prefix));
+    const networks = new Map(running.networks.map((n) => [n.prefix, n.routeMap]));
     for (const c of plan.changes) {
       if (!verified.get(c.prefix)) continue;
       if (c.action === 'add') announced.add(c.prefix);
       else announced.delete(c.prefix);
+      if (c.action === 'add') networks.set(c.prefix, c.routeMap);
+      else networks.delete(c.prefix);
     }
+    publish = { running: { ...running, networks: [...networks].map(([prefix, routeMap]) => ({ prefix, routeMap })) }, state: plan.state };
     return { code: exitFor(errors, anyOk), changes: rowsOut(verified), errors, rows: plan.rows, announced, holds: new Set(Object.keys(plan.state.holds)), checks: samples };
   } finally {
     await lock?.release();
+    // after the lock: publishing never changes a route, and a slow etcd never holds the lock
+    if (fleetMod && publish) await fleetMod.publishHost(deps, 'watchdog', publish.running, publish.state);
   }
 }
 
@@ -302,6 +320,12 @@ export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Prom
   }
   let checks = await scheduledChecks(deps, periodMs, requestCycle);
   deps = checks.deps;
+  // fleet mode: a fleet hold set or cleared anywhere asks for a cycle at once
+  const fleetMod = deps.config.fleet ? await import('./fleet.js') : null;
+  let watch = fleetMod ? await fleetMod.watchFleetHolds(deps, requestCycle).catch((e: Error) => {
+    deps.log.warn({}, `cannot watch the fleet holds: ${e.message}; cycles still read them`);
+    return null;
+  }) : null;
   deps.log.info({ every: opts.everyMs, schedule: opts.schedule }, `watchdog running ${opts.schedule ? `on schedule "${opts.schedule}"` : `every ${opts.everyMs} ms`}`);
   let dueAt = Date.now(); // the next periodic cycle; the first one at once
   try {
@@ -325,8 +349,15 @@ export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Prom
         try {
           const fresh = await opts.reload();
           checks.stop();
+          const old = deps.config;
           checks = await scheduledChecks(fresh, periodMs, requestCycle);
           deps = checks.deps;
+          if (watch || deps.config.fleet) {
+            await watch?.stop();
+            const mod = await import('./fleet.js');
+            await mod.closeFleet(old);
+            watch = await mod.watchFleetHolds(deps, requestCycle).catch(() => null);
+          }
           deps.log.info({}, `configuration reloaded from ${deps.config.source}`);
         } catch (e) {
           deps.log.error({}, `reload failed, keeping the previous configuration: ${(e as Error).message}`);
@@ -360,6 +391,7 @@ export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Prom
     }
   } finally {
     checks.stop();
+    await watch?.stop();
     process.off('SIGTERM', onStop);
     process.off('SIGINT', onStop);
     process.off('SIGHUP', onHup);

@@ -79,6 +79,9 @@ export interface CyclePlan {
   /** what makes the cycle's exit code non-zero */
   errors: VipError[];
   policy: DcPolicy;
+  /** health-driven withdrawals the last-DC guard must see (fleet.guard last_dc): planned again with
+   *  the published hosts when not empty, so a quiet cycle never reads them */
+  guardNeeded: string[];
 }
 
 const IMPLAUSIBLE_SHARE = 0.5; // SPEC: "lost more than half of its virtual services"
@@ -286,7 +289,7 @@ export function planCycle(input: CycleInput): CyclePlan {
       const how = canDrain ? 'Kept, demoted with route-map VIP-DRAIN.' : `Kept announced (route-map ${DRAIN_ROUTE_MAP} does not exist to demote it).`;
       const err =
         'unknown' in guard
-          ? new VipError('VIP_E_POLICY_LAST_DC', `${guard.unknown}: the last-DC guard cannot be checked, so ${[...kept].join(', ')} ${kept.size === 1 ? 'is' : 'are'} not withdrawn. ${how}`, { prefixes: [...kept] })
+          ? new VipError('VIP_E_FLEET_UNAVAILABLE', `${guard.unknown}: the last-DC guard cannot be checked, so ${[...kept].join(', ')} ${kept.size === 1 ? 'is' : 'are'} not withdrawn. ${how}`, { prefixes: [...kept] })
           : new VipError('VIP_E_POLICY_LAST_DC', guardMessage(refused, how), { prefixes: [...kept] });
       errors.push(err);
       events.push({ level: 'error', fields: { code: err.code, dc: config.dc }, msg: err.message });
@@ -372,6 +375,6 @@ export function planCycle(input: CycleInput): CyclePlan {
     announced: Object.fromEntries(Object.entries(nextAnnounced).sort(([a], [b]) => (a < b ? -1 : 1))),
     ...(trust ? { ipvs: trust } : {}),
   };
-  return { rows: sortByVip(rows, (r) => r.vip), changes, state: nextState, events, errors, policy };
+  return { rows: sortByVip(rows, (r) => r.vip), changes, state: nextState, events, errors, policy, guardNeeded: [...guarded].sort() };
 }
 

@@ -202,3 +202,80 @@ export function parseFleetHold(text: string): FleetHold | null {
     return null;
   }
 }
+
+// ---- status --fleet -----------------------------------------------------------------------------
+
+export interface FleetHostRow {
+  dc: string;
+  host: string;
+  /** the host's last publish (its clock) */
+  lastSeen: string;
+  /** the last publish is older than half the lease: the host stopped running, or its clock is off */
+  stale: boolean;
+  by: string;
+}
+
+export interface FleetVipHost {
+  dc: string;
+  host: string;
+  announced: boolean;
+  routeMap: string | null;
+  live: number | null;
+  state: WatchdogStateName | null;
+  hold: PublishedHold | null;
+  healthy: boolean;
+  lastSeen: string;
+  stale: boolean;
+}
+
+export interface FleetVipRow {
+  prefix: string;
+  /** hosts announcing it healthily (what the guard counts) */
+  healthy: number;
+  announced: number;
+  hosts: FleetVipHost[];
+}
+
+export interface FleetStatus {
+  hosts: FleetHostRow[];
+  holds: FleetHold[];
+  vips: FleetVipRow[];
+}
+
+/** The fleet as status --fleet shows it: per VIP x DC x host, from the published records. */
+export function fleetStatus(hosts: HostRecord[], holds: FleetHold[], now: Date, leaseTtlMs: number, only?: Set<string>): FleetStatus {
+  const staleOf = (h: HostRecord) => now.getTime() - Date.parse(h.at) > leaseTtlMs / 2;
+  const sorted = [...hosts].sort((a, b) => (hostId(a) < hostId(b) ? -1 : 1));
+  const byVip = new Map<string, FleetVipHost[]>();
+  for (const h of sorted) {
+    const stale = staleOf(h);
+    for (const [p, v] of Object.entries(h.vips)) {
+      if (only && !only.has(p)) continue;
+      const list = byVip.get(p) ?? [];
+      list.push({ dc: h.dc, host: h.host, announced: v.routeMap !== null, routeMap: v.routeMap, live: v.live, state: v.state, hold: v.hold ?? null, healthy: healthyFor(h, p), lastSeen: h.at, stale });
+      byVip.set(p, list);
+    }
+  }
+  const vips = [...byVip]
+    .map(([prefix, list]) => ({ prefix, healthy: list.filter((x) => x.healthy).length, announced: list.filter((x) => x.announced).length, hosts: list }))
+    .sort((a, b) => a.healthy - b.healthy || (a.prefix < b.prefix ? -1 : 1));
+  return {
+    hosts: sorted.map((h) => ({ dc: h.dc, host: h.host, lastSeen: h.at, stale: staleOf(h), by: h.by })),
+    holds: [...holds].sort((a, b) => (a.dc + a.name < b.dc + b.name ? -1 : 1)),
+    vips,
+  };
+}
+
+/** One DC's cell for a VIP: "healthy/hosts" and, when not all are healthy, what the others are doing. */
+export function dcCell(hosts: FleetVipHost[]): string {
+  if (hosts.length === 0) return '-';
+  const ok = hosts.filter((h) => h.healthy).length;
+  const marks = new Map<string, number>();
+  for (const h of hosts) {
+    if (h.healthy) continue;
+    const m = h.hold ? `held ${h.hold.source}` : h.routeMap === DRAIN_ROUTE_MAP ? 'demoted' : h.state === 'down' || h.state === 'falling' ? h.state : h.announced ? `live ${h.live ?? '?'}` : 'off';
+    marks.set(m, (marks.get(m) ?? 0) + 1);
+  }
+  const rest = [...marks].map(([m, n]) => (hosts.length - ok === n ? m : `${n} ${m}`)).join(', ');
+  return `${ok}/${hosts.length}${rest ? ` ${rest}` : ''}${hosts.some((h) => h.stale) ? ' (stale)' : ''}`;
+}

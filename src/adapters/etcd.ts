@@ -1,0 +1,280 @@
+// The fleet store: the ONLY place that talks to etcd (etcd3 over gRPC). Every call has a deadline; every failure is a VIP_E_FLEET_* (exit 8) naming etcd and its endpoints.
+//
+// Choices, measured or checked against etcd 3.4 (Debian etcd-server) with etcd3 1.1 on Node 20:
+// - A host's record is put under a fresh lease each run, and the lease it had before is revoked
+//   after the put (the put's prev_kv says which): one live lease per host whatever runs it (cron,
+//   -a/-d, the daemon), no keepalive stream to look after, and the key still disappears TTL
+//   seconds after the host's last run. Revoking the old lease cannot delete the key: it moved.
+// - Reads are linearizable (etcd's default): a member cut off from the quorum does not answer
+//   with stale data, it times out, and that is what a fleet decision must see.
+// - The deadline is ours (Promise.race) and gRPC's (per call), since etcd3 retries a failed call
+//   on another endpoint under its own policy: the race bounds the whole, whatever etcd3 retries.
+// - gRPC's 4 MiB receive limit is raised: 200 hosts x 1,000 VIPs is about 15 MiB of records.
+import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { VipError, type ErrorCode } from '../core/errors.js';
+import { holdKey, holdsPrefix, hostKey, hostsPrefix, parseFleetHold, parseHostRecord, FLEET_LAYOUT, type FleetHold, type HostRecord } from '../core/fleet.js';
+
+export interface FleetEtcdConfig {
+  endpoints: string[];
+  prefix: string;
+  lease_ttl: number; // ms
+  timeout: number; // ms, the deadline of every call
+  tls?: { ca: string; cert?: string; key?: string };
+}
+
+/** Everything published, read in one linearizable range. `skipped` counts records that are not v1 or not valid. */
+export interface FleetView {
+  hosts: HostRecord[];
+  holds: FleetHold[];
+  skipped: number;
+  /** etcd revision the view was read at */
+  revision: string;
+}
+
+export interface MemberProbe {
+  endpoint: string;
+  ok: boolean;
+  /** when ok */
+  version?: string;
+  leader?: string;
+  memberId?: string;
+  raftIndex?: string;
+  /** this host's clock minus the member's, from the HTTP Date header of /version (1 s resolution) */
+  skewMs?: number | null;
+  error?: string;
+}
+
+export interface FleetStore {
+  /** Put this host's record under a fresh lease (lease_ttl), then revoke its previous lease. Returns bytes written. */
+  publish(rec: HostRecord): Promise<{ bytes: number }>;
+  view(): Promise<FleetView>;
+  /** only the holds (small): what a watchdog cycle reads every time */
+  holds(): Promise<FleetHold[]>;
+  hosts(): Promise<HostRecord[]>;
+  setHold(h: FleetHold): Promise<void>;
+  /** true when a hold was there to clear */
+  clearHold(dc: string, name: string): Promise<boolean>;
+  /** Watch the holds prefix: onChange on every put/delete and after a reconnect (a change may have
+   *  been missed meanwhile). Never throws: a watch that cannot be set up is retried by etcd3. */
+  watchHolds(onChange: (why: string) => void, onError: (e: VipError) => void): { stop(): Promise<void> };
+  close(): void;
+}
+
+const DEFAULT_MAX_MSG = 64 << 20;
+
+/** The error of a failed etcd call: what kind, which endpoints, what to do. */
+export function fleetError(e: unknown, what: string, cfg: Pick<FleetEtcdConfig, 'endpoints' | 'timeout'>): VipError {
+  if (e instanceof VipError) return e;
+  const msg = (e instanceof Error ? e.message : String(e)).replace(/\.?\s*Resolution note:\s*$/, "");
+  const name = e instanceof Error ? e.constructor.name : '';
+  const where = `etcd (${cfg.endpoints.join(', ')})`;
+  let code: ErrorCode = 'VIP_E_FLEET_UNAVAILABLE';
+  let why = msg;
+  if (/DeadlineExceeded|deadline/i.test(name + msg)) {
+    code = 'VIP_E_FLEET_TIMEOUT';
+    why = `no answer within ${cfg.timeout} ms (members down, or no quorum)`;
+  } else if (/request timed out|leader|no leader|quorum/i.test(msg)) {
+    code = 'VIP_E_FLEET_NO_QUORUM';
+  } else if (/SSL|certificate|TLS|handshake/i.test(msg)) {
+    code = 'VIP_E_FLEET_TLS';
+  } else if (/PermissionDenied|Unauthenticated|auth/i.test(name + msg)) {
+    code = 'VIP_E_FLEET_AUTH';
+  }
+  return new VipError(code, `${what}: ${where}: ${why}`, { endpoints: cfg.endpoints });
+}
+
+/** Resolve P within MS, else reject with a VIP_E_FLEET_TIMEOUT; the timer never keeps the process alive. */
+function within<T>(p: Promise<T>, ms: number, what: string, cfg: Pick<FleetEtcdConfig, 'endpoints' | 'timeout'>): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, rej) => {
+    t = setTimeout(() => rej(new VipError('VIP_E_FLEET_TIMEOUT', `${what}: etcd (${cfg.endpoints.join(', ')}): no answer within ${ms} ms (members down, or no quorum)`, { endpoints: cfg.endpoints })), ms);
+    t.unref();
+  });
+  return Promise.race([p, timeout])
+    .catch((e) => {
+      throw fleetError(e, what, cfg);
+    })
+    .finally(() => clearTimeout(t));
+}
+
+/** The key one past every key starting with PREFIX (etcd's range_end for a prefix). */
+function prefixEnd(prefix: string): Buffer {
+  const b = Buffer.from(prefix);
+  for (let i = b.length - 1; i >= 0; i--) {
+    if (b[i]! < 0xff) {
+      const out = Buffer.from(b.subarray(0, i + 1));
+      out[i]! += 1;
+      return out;
+    }
+  }
+  return Buffer.from([0]);
+}
+
+function tlsCredentials(tls: FleetEtcdConfig['tls']) {
+  if (!tls) return undefined;
+  try {
+    return {
+      rootCertificate: readFileSync(tls.ca),
+      ...(tls.cert ? { certChain: readFileSync(tls.cert) } : {}),
+      ...(tls.key ? { privateKey: readFileSync(tls.key) } : {}),
+    };
+  } catch (e) {
+    throw new VipError('VIP_E_FLEET_TLS', `fleet.etcd.tls: ${(e as Error).message}`);
+  }
+}
+
+/** etcd3 is CommonJS: under tsx its named export is there, in the esbuild bundle only on default. */
+async function etcd3(): Promise<typeof import('etcd3')> {
+  const m = (await import('etcd3')) as typeof import('etcd3') & { default?: typeof import('etcd3') };
+  return m.Etcd3 ? m : m.default!;
+}
+
+export async function openFleetStore(cfg: FleetEtcdConfig): Promise<FleetStore> {
+  const { Etcd3 } = await etcd3();
+  const client = new Etcd3({
+    hosts: cfg.endpoints,
+    dialTimeout: cfg.timeout,
+    credentials: tlsCredentials(cfg.tls),
+    defaultCallOptions: () => ({ deadline: new Date(Date.now() + cfg.timeout) }),
+    grpcOptions: { 'grpc.max_receive_message_length': DEFAULT_MAX_MSG, 'grpc.max_send_message_length': DEFAULT_MAX_MSG },
+  });
+  const call = <T>(what: string, p: () => Promise<T>) => within(Promise.resolve().then(p), cfg.timeout, what, cfg);
+  const root = `${cfg.prefix}${FLEET_LAYOUT}/`;
+
+  async function range(prefix: string) {
+    return client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix) });
+  }
+
+  function split(kvs: { key: Buffer; value: Buffer }[]): Omit<FleetView, 'revision'> {
+    const hosts: HostRecord[] = [];
+    const holds: FleetHold[] = [];
+    let skipped = 0;
+    const hp = hostsPrefix(cfg.prefix);
+    const dp = holdsPrefix(cfg.prefix);
+    for (const kv of kvs) {
+      const key = kv.key.toString();
+      const text = kv.value.toString();
+      if (key.startsWith(hp)) {
+        const r = parseHostRecord(text);
+        if (r) hosts.push(r);
+        else skipped++;
+      } else if (key.startsWith(dp)) {
+        const h = parseFleetHold(text);
+        if (h) holds.push(h);
+        else skipped++;
+      }
+    }
+    return { hosts, holds, skipped };
+  }
+
+  return {
+    publish: (rec) =>
+      call('publishing this host to the fleet', async () => {
+        const value = Buffer.from(JSON.stringify(rec));
+        const key = Buffer.from(hostKey(cfg.prefix, rec.dc, rec.host));
+        const grant = await client.leaseClient.leaseGrant({ TTL: Math.round(cfg.lease_ttl / 1000), ID: 0 });
+        const put = await client.kv.put({ key, value, lease: grant.ID, prev_kv: true });
+        const old = put.prev_kv?.lease;
+        if (old && old !== '0' && old !== grant.ID) {
+          // best effort: an old lease left alone expires at its TTL anyway
+          await client.leaseClient.leaseRevoke({ ID: old }).catch(() => undefined);
+        }
+        return { bytes: key.length + value.length };
+      }),
+    view: () =>
+      call('reading the fleet', async () => {
+        const r = await range(root);
+        return { ...split(r.kvs), revision: r.header.revision };
+      }),
+    holds: () => call('reading the fleet holds', async () => split((await range(holdsPrefix(cfg.prefix))).kvs).holds),
+    hosts: () => call('reading the fleet hosts', async () => split((await range(hostsPrefix(cfg.prefix))).kvs).hosts),
+    setHold: (h) =>
+      call(`setting the fleet hold ${h.dc}/${h.name}`, async () => {
+        await client.kv.put({ key: Buffer.from(holdKey(cfg.prefix, h.dc, h.name)), value: Buffer.from(JSON.stringify(h)) });
+      }),
+    clearHold: (dc, name) =>
+      call(`clearing the fleet hold ${dc}/${name}`, async () => {
+        const r = await client.kv.deleteRange({ key: Buffer.from(holdKey(cfg.prefix, dc, name)) });
+        return Number(r.deleted) > 0;
+      }),
+    watchHolds(onChange, onError) {
+      let watcher: { cancel(): Promise<void> } | null = null;
+      let stopped = false;
+      let lost = false;
+      client
+        .watch()
+        .prefix(holdsPrefix(cfg.prefix))
+        .create()
+        .then((w) => {
+          if (stopped) return void w.cancel().catch(() => undefined);
+          watcher = w;
+          w.on('put', (kv) => onChange(`fleet hold set: ${kv.key.toString().slice(holdsPrefix(cfg.prefix).length)}`));
+          w.on('delete', (kv) => onChange(`fleet hold cleared: ${kv.key.toString().slice(holdsPrefix(cfg.prefix).length)}`));
+          w.on('disconnected', () => {
+            lost = true;
+          });
+          w.on('connected', () => {
+            if (lost) onChange('etcd watch reconnected');
+            lost = false;
+          });
+          w.on('error', (e) => onError(fleetError(e, 'watching the fleet holds', cfg)));
+        })
+        .catch((e) => onError(fleetError(e, 'watching the fleet holds', cfg)));
+      return {
+        async stop() {
+          stopped = true;
+          await (watcher as { cancel(): Promise<void> } | null)?.cancel().catch(() => undefined);
+        },
+      };
+    },
+    close: () => client.close(),
+  };
+}
+
+/** doctor: each endpoint alone (status: version, leader, raft index) and its clock (HTTP Date of /version). */
+export async function probeMembers(cfg: FleetEtcdConfig, now: () => number = Date.now): Promise<MemberProbe[]> {
+  const { Etcd3 } = await etcd3();
+  const creds = tlsCredentials(cfg.tls);
+  return Promise.all(
+    cfg.endpoints.map(async (endpoint): Promise<MemberProbe> => {
+      const one = { ...cfg, endpoints: [endpoint] };
+      const client = new Etcd3({ hosts: [endpoint], dialTimeout: cfg.timeout, credentials: creds, defaultCallOptions: () => ({ deadline: new Date(Date.now() + cfg.timeout) }) });
+      try {
+        const st = await within(client.maintenance.status(), cfg.timeout, 'status', one);
+        const skewMs = await httpSkew(endpoint, cfg, now).catch(() => null);
+        return { endpoint, ok: true, version: st.version, leader: st.leader, memberId: st.header.member_id, raftIndex: st.raftIndex, skewMs };
+      } catch (e) {
+        return { endpoint, ok: false, error: (e as Error).message };
+      } finally {
+        client.close();
+      }
+    }),
+  );
+}
+
+/** This host's clock minus the member's, from the Date header of GET /version (Go's net/http sets it). */
+async function httpSkew(endpoint: string, cfg: FleetEtcdConfig, now: () => number): Promise<number | null> {
+  const url = new URL('/version', endpoint);
+  const mod = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const t0 = now();
+  const date = await new Promise<string | undefined>((res, rej) => {
+    const tls = cfg.tls && url.protocol === 'https:' ? { ca: readFileSync(cfg.tls.ca), ...(cfg.tls.cert ? { cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key!) } : {}) } : {};
+    const req = mod.get(url, { timeout: cfg.timeout, ...tls }, (r) => {
+      r.resume();
+      res(r.headers.date);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', rej);
+  });
+  const t1 = now();
+  if (!date) return null;
+  // the header has 1 s resolution: compare with the middle of the request, and say so to the reader
+  return Math.round((t0 + t1) / 2 - Date.parse(date));
+}
+
+/** doctor: the days left on a PEM certificate file (negative: expired). */
+export function certDaysLeft(path: string, now: Date): { days: number; subject: string; validTo: string } {
+  const cert = new X509Certificate(readFileSync(path));
+  return { days: (Date.parse(cert.validTo) - now.getTime()) / 86_400_000, subject: cert.subject.replace(/\n/g, ', '), validTo: cert.validTo };
+}
