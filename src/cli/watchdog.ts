@@ -165,7 +165,10 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
       }
       for (const e of errors.filter((x) => x.code === 'VIP_E_VERIFY')) log.error({ vip: e.details.vip, code: e.code }, e.message);
     }
-    const anyOk = [...verified.values()].some(Boolean);
+    // a VIP the last-DC guard kept (demoted instead of withdrawn) is the guard's error, not a success
+    // that would make the exit code "partial"
+    const kept = new Set(errors.flatMap((e) => (e.code === 'VIP_E_POLICY_LAST_DC' || e.code === 'VIP_E_FLEET_UNAVAILABLE' ? ((e.details.prefixes as string[] | undefined) ?? []) : [])));
+    const anyOk = [...verified].some(([p, v]) => v && !kept.has(p));
     const announced = new Set(running.networks.map((n) => n.prefix));
     const networks = new Map(running.networks.map((n) => [n.prefix, n.routeMap]));
     for (const c of plan.changes) {
