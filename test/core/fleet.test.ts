@@ -143,3 +143,39 @@ test('guard unknown (etcd unreachable): no health-driven withdrawal, holds still
   // no fleet at all: exactly as before
   assert.deepEqual(cycle([0], running('VIP-RANK-0')).changes, none.changes);
 });
+
+// ---- doctor ---------------------------------------------------------------------------------------
+
+test('doctor fleetChecks: members, quorum by a linearizable read, clock skew, this host, certificate expiry', async () => {
+  const { fleetChecks } = await import('../../src/core/doctor.ts');
+  const m = (endpoint: string, leader: string, skewMs: number | null = 100) => ({ endpoint, ok: true, version: '3.4.23', leader, memberId: 'x', skewMs });
+  const base = { host: 'lb1', dc: 'par1', leaseTtlMs: 180_000, certs: [] };
+  const good = fleetChecks({ ...base, endpoints: [m('http://a:2379', '1'), m('http://b:2379', '1'), { endpoint: 'http://c:2379', ok: false, error: 'ECONNREFUSED' }], read: { ms: 3, hosts: 2, holds: 0, self: true } });
+  assert.deepEqual(good.map((c) => [c.id, c.verdict]), [
+    ['etcd:http://a:2379', 'ok'],
+    ['etcd:http://b:2379', 'ok'],
+    ['etcd:http://c:2379', 'warn'],
+    ['etcd-quorum', 'ok'],
+    ['fleet-record', 'ok'],
+    ['clock-skew', 'ok'],
+  ]);
+  const noQuorum = fleetChecks({ ...base, endpoints: [m('http://a:2379', '0', 5000)], read: { error: { code: 'VIP_E_FLEET_TIMEOUT', message: 'no answer within 2000 ms' } } });
+  assert.deepEqual(noQuorum.map((c) => [c.id, c.verdict]), [['etcd:http://a:2379', 'ok'], ['etcd-quorum', 'fail'], ['clock-skew', 'warn']]);
+  assert.match(noQuorum[0]!.detail, /NO LEADER/);
+  const skewed = fleetChecks({ ...base, endpoints: [m('http://a:2379', '1', -60_000)], read: { ms: 3, hosts: 0, holds: 0, self: false } });
+  assert.deepEqual(skewed.map((c) => [c.id, c.verdict]), [['etcd:http://a:2379', 'ok'], ['etcd-quorum', 'ok'], ['fleet-record', 'warn'], ['clock-skew', 'fail']]);
+  const certs = fleetChecks({
+    ...base,
+    endpoints: [],
+    read: { ms: 1, hosts: 0, holds: 0, self: true },
+    certs: [
+      { role: 'ca', path: '/ca.pem', days: 400, validTo: 'Jan 1 2028' },
+      { role: 'cert', path: '/c.pem', days: 12.5, validTo: 'Dec 14 2026' },
+    ],
+  });
+  assert.deepEqual(certs.slice(-2).map((c) => [c.id, c.verdict, c.detail]), [
+    ['tls-ca', 'ok', 'valid until Jan 1 2028 (400 days)'],
+    ['tls-cert', 'warn', 'expires in 12 days (Dec 14 2026)'],
+  ]);
+  assert.equal(fleetChecks({ ...base, endpoints: [], read: { ms: 1, hosts: 0, holds: 0, self: true }, certs: [{ role: 'cert', path: '/c.pem', days: -1, validTo: 'x' }] }).at(-1)!.verdict, 'fail');
+});
