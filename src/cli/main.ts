@@ -124,9 +124,9 @@ Examples:
   vip-mgmt status --fleet                             fleet mode: every VIP x DC x host
 
 Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavailable,
-7 partial, 8 the fleet store (etcd) is unavailable, 10 render --check differs, 75 another run holds
-the lock (or another watchdog daemon runs). In fleet mode a withdrawal that would leave a VIP announced
-by no healthy host in any DC is refused with exit 5 (--force overrides).`,
+7 partial, 8 the fleet store (etcd) is unavailable, 10 render --check differs,
+75 another run holds the lock (or another watchdog daemon runs). In fleet mode a withdrawal that
+would leave a VIP announced by no healthy host in any DC is refused with exit 5 (--force overrides).`,
     )
     .action(async (_o, cmd: Command) => {
       const o = cmd.opts() as { add?: string[]; delete?: string[] } & ChangeFlags;
