@@ -1,4 +1,4 @@
-// Benchmark entry point: `npm run bench` runs sections A-D, H, N, S and V; `npm run bench -- A C` runs only those.
+// Benchmark entry point: `npm run bench` runs sections A-D, F, H, N, S and V; `npm run bench -- A C` runs only those.
 //
 // Needs root, FRR (zebra, bgpd, vtysh), dnsmasq and a built dist/ (npm run bench builds it first).
 // Every section builds its own lab (network namespaces, FRR daemons, dnsmasq) and tears it down.
@@ -6,6 +6,7 @@ import { benchA } from './a-announce.ts';
 import { benchB } from './b-delete.ts';
 import { benchC } from './c-watchdog.ts';
 import { benchD } from './d-failover.ts';
+import { benchF } from './f-fleet.ts';
 import { benchN } from './n-now.ts';
 import { benchS } from './s-startup.ts';
 import { benchH } from './h-checks.ts';
@@ -18,6 +19,7 @@ const SECTIONS: Record<string, () => Promise<unknown>> = {
   B: () => benchB(),
   C: () => benchC(),
   D: () => benchD(),
+  F: () => benchF(),
   N: () => benchN(),
   S: () => benchS(),
   H: () => benchH(),
