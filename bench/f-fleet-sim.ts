@@ -32,7 +32,7 @@ async function walBytes(): Promise<number> {
   return sum;
 }
 
-const record = (h: number, at: Date) => {
+const record = (h: number, at: Date, live = 4) => {
   const dc = DCS[h % DCS.length]!;
   return hostRecord({
     host: `lb${String(h).padStart(3, '0')}.${dc}`,
@@ -40,7 +40,7 @@ const record = (h: number, at: Date) => {
     at,
     by: 'watchdog',
     running: { networks: prefixes.map((p) => ({ prefix: p, routeMap: `VIP-RANK-${h % 2}` })) },
-    state: { holds: {}, watchdog: Object.fromEntries(prefixes.map((p) => [p, { state: 'up' as const, count: 0, live: 4, since: at.toISOString() }])) },
+    state: { holds: {}, watchdog: Object.fromEntries(prefixes.map((p) => [p, { state: 'up' as const, count: 0, live, since: at.toISOString() }])) },
     inside: () => true,
   });
 };
@@ -63,12 +63,33 @@ try {
   const cycleMs = performance.now() - t0;
   await sleep(500);
   const wal1 = await walBytes();
-  // a second cycle: the steady state (each publish also revokes the host's previous lease)
+  // a second cycle: nothing changed (each host keeps its lease alive and rewrites its seen key)
   const t1 = performance.now();
-  await Promise.all(stores.map((s, h) => s.publish(record(h, new Date()))));
+  const lat2: number[] = [];
+  let payload2 = 0;
+  await Promise.all(
+    stores.map(async (s, h) => {
+      const t = performance.now();
+      const r = await s.publish(record(h, new Date()));
+      payload2 += r.bytes; // after the await: `x += await` would read x before it
+      lat2.push(performance.now() - t);
+    }),
+  );
   const cycle2Ms = performance.now() - t1;
   await sleep(500);
   const wal2 = await walBytes();
+  // a third: every record changed (a live count on every VIP of every host)
+  const t3 = performance.now();
+  let payload3 = 0;
+  await Promise.all(
+    stores.map(async (s, h) => {
+      const r = await s.publish(record(h, new Date(), 5));
+      payload3 += r.bytes;
+    }),
+  );
+  const cycle3Ms = performance.now() - t3;
+  await sleep(500);
+  const wal3 = await walBytes();
 
   // 2. status --fleet (the CLI, Node start included), text and --json
   const statusMs: Record<string, number[]> = { text: [], json: [] };
@@ -122,8 +143,14 @@ try {
       payloadBytes: payload,
       walFirst: wal1 - wal0,
       walSteady: wal2 - wal1,
+      walChanged: wal3 - wal2,
+      payloadSteady: payload2,
+      payloadChanged: payload3,
       cycleMs,
       cycle2Ms,
+      cycle3Ms,
+      publishSteadyP50: pct(lat2, 50),
+      publishSteadyP99: pct(lat2, 99),
       publishP50: pct(lat, 50),
       publishP99: pct(lat, 99),
       statusMs,

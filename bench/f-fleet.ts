@@ -40,11 +40,11 @@ export async function benchF(): Promise<void> {
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     printTable(`F. fleet mode, ${res.hosts} hosts x ${res.vips} VIPs, 3-member etcd 3.4 (heartbeat 50 ms, election 500 ms), one machine`, ['measure', 'value'], [
       ['host record (one key, JSON)', kb(res.recordBytes)],
-      ['payload put per publish cycle (all hosts)', mb(res.payloadBytes)],
-      ['etcd WAL bytes written per cycle, sum of 3 members (first cycle)', mb(res.walFirst)],
-      ['etcd WAL bytes written per cycle, sum of 3 members (steady)', mb(res.walSteady)],
-      ['one cycle of all hosts publishing at once (first / steady)', `${ms(res.cycleMs)} / ${ms(res.cycle2Ms)}`],
-      [`one host publish, p50 / p99 (${res.hosts} at once)`, `${ms(res.publishP50)} / ${ms(res.publishP99)}`],
+      ['first cycle (new leases, every record written): payload / WAL bytes, sum of 3 members / time', `${mb(res.payloadBytes)} / ${mb(res.walFirst)} / ${ms(res.cycleMs)}`],
+      ['cycle with nothing changed (keepalive + seen key): payload / WAL / time', `${kb(res.payloadSteady)} / ${mb(res.walSteady)} / ${ms(res.cycle2Ms)}`],
+      ['cycle with every record changed: payload / WAL / time', `${mb(res.payloadChanged)} / ${mb(res.walChanged)} / ${ms(res.cycle3Ms)}`],
+      [`one host publish, p50 / p99, ${res.hosts} at once (first cycle)`, `${ms(res.publishP50)} / ${ms(res.publishP99)}`],
+      [`one host publish, p50 / p99, ${res.hosts} at once (nothing changed)`, `${ms(res.publishSteadyP50)} / ${ms(res.publishSteadyP99)}`],
       ['status --fleet (text), median of 5, Node start included', `${ms(med(res.statusMs.text))} (${res.statusLines} lines, ${kb(res.statusBytes.text)})`],
       ['status --fleet --json, median of 5', `${ms(med(res.statusMs.json))} (${mb(res.statusBytes.json)})`],
       [`fleet hold propagation to ${res.hosts} watches, p50 / p99 / max (${res.propagation.samples}/${res.propagation.expected} events)`, `${ms(res.propagation.p50)} / ${ms(res.propagation.p99)} / ${ms(res.propagation.max)}`],

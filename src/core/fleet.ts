@@ -14,6 +14,38 @@ export const hostsPrefix = (prefix: string) => `${prefix}${FLEET_LAYOUT}/hosts/`
 /** `<prefix>v1/holds/` : one key per fleet hold, `<dc>/<name>`, no lease (a hold lasts until cleared). */
 export const holdsPrefix = (prefix: string) => `${prefix}${FLEET_LAYOUT}/holds/`;
 export const hostKey = (prefix: string, dc: string, host: string) => `${hostsPrefix(prefix)}${dc}/${host}`;
+/** `<prefix>v1/seen/` : one small key per host, `<dc>/<host>`, rewritten every run under the same
+ *  lease: when it ran last, and the digest of its record (the record is rewritten only when it changes). */
+export const seenPrefix = (prefix: string) => `${prefix}${FLEET_LAYOUT}/seen/`;
+export const seenKey = (prefix: string, dc: string, host: string) => `${seenPrefix(prefix)}${dc}/${host}`;
+
+/** The value of `<prefix>v1/seen/<dc>/<host>`. */
+export interface SeenRecord {
+  v: 1;
+  /** the host's last run (its clock) */
+  at: string;
+  /** digest of the host record's content (core/fleet.ts recordDigest) */
+  digest: string;
+  /** the lease both keys live under, and its TTL in seconds */
+  lease: string;
+  ttl: number;
+}
+
+/** The content of a record that is worth rewriting: everything but the time it was published. */
+export function recordBody(rec: HostRecord): string {
+  const { at: _at, ...body } = rec;
+  return JSON.stringify(body);
+}
+
+export function parseSeen(text: string): SeenRecord | null {
+  try {
+    const s = JSON.parse(text) as SeenRecord;
+    if (s?.v !== 1 || typeof s.at !== 'string' || typeof s.digest !== 'string' || typeof s.lease !== 'string' || typeof s.ttl !== 'number') return null;
+    return s;
+  } catch {
+    return null;
+  }
+}
 export const holdKey = (prefix: string, dc: string, name: string) => `${holdsPrefix(prefix)}${dc}/${name}`;
 
 /** One VIP as a host publishes it. */

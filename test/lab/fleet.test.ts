@@ -99,7 +99,16 @@ describe('fleet mode: 3-member etcd, two DCs of FRR LBs, a router', { concurrenc
   test('both hosts publish under versioned keys; status --fleet shows the VIP healthy in both DCs', async (t) => {
     if (!gate(t)) return;
     const keys = (await etcd.etcdctl(['get', '--prefix', '--keys-only', '/vip-mgmt/'])).split('\n').filter(Boolean).sort();
-    assert.deepEqual(keys, ['/vip-mgmt/v1/hosts/lon1/lon1-lb1', '/vip-mgmt/v1/hosts/par1/par1-lb1']);
+    assert.deepEqual(keys, ['/vip-mgmt/v1/hosts/lon1/lon1-lb1', '/vip-mgmt/v1/hosts/par1/par1-lb1', '/vip-mgmt/v1/seen/lon1/lon1-lb1', '/vip-mgmt/v1/seen/par1/par1-lb1']);
+    // a quiet cycle rewrites only the small seen key, under the same lease
+    const rev = async (k: string) => JSON.parse(await etcd.etcdctl(['get', k, '-w', 'json'])).kvs[0];
+    const [h0, s0] = [await rev('/vip-mgmt/v1/hosts/par1/par1-lb1'), await rev('/vip-mgmt/v1/seen/par1/par1-lb1')];
+    await ok('par1', ['watchdog']);
+    const [h1, s1] = [await rev('/vip-mgmt/v1/hosts/par1/par1-lb1'), await rev('/vip-mgmt/v1/seen/par1/par1-lb1')];
+    assert.equal(h1.mod_revision, h0.mod_revision, 'record not rewritten');
+    assert.ok(s1.mod_revision > s0.mod_revision, 'seen key rewritten');
+    assert.equal(h1.lease, h0.lease);
+    assert.equal(s1.lease, h1.lease);
     const st = await fleetJson('lon1');
     assert.deepEqual(st.vips.map((v: any) => [v.prefix, v.healthy, v.hosts.map((h: any) => `${h.dc}/${h.host}:${h.routeMap}:${h.live}`)]), [
       [P, 2, ['lon1/lon1-lb1:VIP-RANK-1:2', 'par1/par1-lb1:VIP-RANK-0:2']],
@@ -239,7 +248,7 @@ describe('fleet mode: 3-member etcd, two DCs of FRR LBs, a router', { concurrenc
     // while its lease lives, lon1 counts: draining par1 passes the guard (dry run)
     await ok('par1', ['-d', NAME, '--dc', 'par1', '--dry-run']);
     const until = Date.now() + 30_000;
-    while ((await etcd.etcdctl(['get', '--keys-only', '/vip-mgmt/v1/hosts/lon1/lon1-lb1'])).trim() !== '') {
+    while ((await etcd.etcdctl(['get', '--keys-only', '--prefix', '/vip-mgmt/v1/']).then((o) => o.includes('lon1-lb1')))) {
       assert.ok(Date.now() < until, 'lon1 key still there 30 s after a 5 s lease');
       await sleep(250);
     }
