@@ -249,7 +249,15 @@ keepalived's own retry/delay_before_retry already confirm a failure. In keepaliv
       notify_up   "/usr/bin/vip-mgmt watchdog --now -q" root
       notify_down "/usr/bin/vip-mgmt watchdog --now -q" root
   }
-  and, in a vrrp_instance, notify_master / notify_backup with the same command.`,
+  and, in a vrrp_instance, notify_master / notify_backup with the same command.
+
+Fleet mode (fleet in the config): every cycle reads the fleet holds of this DC from etcd (before the
+lock) and enforces them like local holds, and publishes this host afterwards; the daemon also
+watches the holds and runs a cycle at once when one is set or cleared. With fleet.guard last_dc a
+withdrawal for health that would leave a VIP announced by no healthy host in any DC is not made:
+the route is kept (demoted with VIP-DRAIN when it exists), exit 5. etcd unreachable: the last known
+fleet holds (cached in state) are enforced, said once per cycle, and no VIP is withdrawn for health
+(demoted instead), exit 8.`,
     )
     .action(async (o: { every?: string; schedule?: string; now?: boolean }, cmd: Command) =>
       run(async (g) => {
@@ -264,7 +272,7 @@ keepalived's own retry/delay_before_retry already confirm a failure. In keepaliv
 
   program
     .command('doctor')
-    .description('check this host: vtysh, bgpd, neighbors, router bgp, route-maps, VIPs on a local interface, DNS, IPVS, state_dir, schedule (exit 1 when something fails)')
+    .description('check this host: vtysh, bgpd, neighbors, router bgp, route-maps, VIPs on a local interface, DNS, IPVS, state_dir, schedule; in fleet mode etcd members, quorum, clock skew, this host\'s record, TLS expiry (exit 1 when something fails)')
     .addHelpText('after', '\nExamples:\n  vip-mgmt doctor                 one line per check, with the fix for each problem\n  vip-mgmt doctor --json | jq \'.checks[] | select(.verdict != "ok")\'')
     .action(async (_o, cmd: Command) =>
       run(async (g) => {
