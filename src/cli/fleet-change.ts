@@ -1,11 +1,11 @@
 // `-d NAME --dc DC` / `-a NAME --dc DC`: set or clear a fleet hold for a whole DC from any host, past the last-DC guard; and the guard and publishing around a local -a/-d.
 import { EXIT, VipError } from '../core/errors.js';
-import { holdName, type FleetHold } from '../core/fleet.js';
+import { fleetHoldsFor, holdName, type FleetHold } from '../core/fleet.js';
 import { hostPrefixInside, targetsFor, dcPolicy } from '../core/policy.js';
 import { toVip } from '../core/prefix.js';
 import type { Deps } from './context.js';
 import { report, resolveAll, step, targetsOf, type ChangeOptions, type ChangeRow } from './change.js';
-import { fleetHost, fleetStore, operatorGuard, publishHost } from './fleet.js';
+import { currentFleetHolds, fleetHost, fleetStore, operatorGuard, publishHost } from './fleet.js';
 
 export interface FleetChangeOptions extends ChangeOptions {
   force: boolean;
@@ -123,4 +123,21 @@ function printFleet(deps: Deps, fleet: { dc: string; name: string; prefixes: str
     deps.out.data(`every LB of dc ${fleet[0]!.dc} ${fleet[0]!.hold === 'set' ? 'withdraws' : 'restores'} these on its next watchdog cycle (a daemon at once); vip-mgmt status --fleet shows it`);
   }
   return report({ ...deps, opts: { ...deps.opts, json: false } }, rows, errors, code);
+}
+
+/** A local -a with fleet mode: a VIP a fleet hold of this DC binds is not announced (a hold always
+ *  wins, and the next cycle would withdraw it again): exit 5 saying which hold and how to clear it. */
+export async function refuseFleetHeld(deps: Deps, names: string[]): Promise<void> {
+  if (!deps.config.fleet) return;
+  const t = await targetsOf(deps, names, 'add');
+  if ('code' in t) return; // the step reports DNS and policy problems itself
+  const holds = fleetHoldsFor(deps.config.dc, await currentFleetHolds(deps, await deps.store.read()));
+  const held = t.targets.filter((x) => Object.hasOwn(holds, x.vip.prefix));
+  if (held.length === 0) return;
+  const lines = held.map((x) => {
+    const h = holds[x.vip.prefix]!;
+    return `${x.vip.prefix} (fleet hold ${h.names.join(', ')}: "${h.reason}" by ${h.by} since ${h.since})`;
+  });
+  const clear = [...new Set(held.flatMap((x) => holds[x.vip.prefix]!.names))].join(' ');
+  throw new VipError('VIP_E_POLICY_FLEET_HOLD', `held by a fleet hold on dc ${deps.config.dc}, so not announced: ${lines.join(', ')}; clear it first: vip-mgmt -a ${clear} --dc ${deps.config.dc}`, { prefixes: held.map((x) => x.vip.prefix) });
 }

@@ -154,3 +154,18 @@ export async function watchFleetHolds(deps: Deps, requestCycle: () => void): Pro
     (e) => log.warn({ code: e.code }, `${e.message}; the watch is retried, and every cycle still reads the holds`),
   );
 }
+
+/**
+ * The fleet holds as they are now, for commands that show or respect them (render, status, a local
+ * -a): read from etcd, or the ones the watchdog cached in state when etcd cannot be read (said at
+ * warn). Empty without fleet mode.
+ */
+export async function currentFleetHolds(deps: Deps, state: Pick<State, 'fleet'>): Promise<FleetHold[]> {
+  if (!deps.config.fleet) return [];
+  const read = await readFleetHolds(deps);
+  if (read instanceof VipError) {
+    deps.log.warn({ code: read.code }, `${read.message}; using the fleet holds last read by the watchdog (${state.fleet ? state.fleet.fetched : 'none known'})`);
+    return state.fleet?.holds ?? [];
+  }
+  return read ?? [];
+}

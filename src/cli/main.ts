@@ -56,8 +56,9 @@ async function change(g: GlobalOptions, intent: 'add' | 'delete', names: string[
     }
     if (!deps.config.fleet) return local(deps);
     // fleet mode: the last-DC guard before a local withdrawal, and this host published after every run
-    const { guardLocalDelete, publishNow } = await import('./fleet-change.js');
+    const { guardLocalDelete, publishNow, refuseFleetHeld } = await import('./fleet-change.js');
     if (intent === 'delete') await guardLocalDelete(deps, names, opts);
+    else await refuseFleetHeld(deps, names);
     const code = await local(deps);
     await publishNow(deps, intent);
     return code;

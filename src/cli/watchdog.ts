@@ -183,7 +183,11 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
   } finally {
     await lock?.release();
     // after the lock: publishing never changes a route, and a slow etcd never holds the lock
-    if (fleetMod && publish) await fleetMod.publishHost(deps, 'watchdog', publish.running, publish.state);
+    // not when etcd just failed to answer: a second deadline would only lengthen the cycle
+    if (fleetMod && publish) {
+      if (fleetRead instanceof VipError) log.debug({}, 'not published to the fleet: etcd did not answer at the start of this cycle');
+      else await fleetMod.publishHost(deps, 'watchdog', publish.running, publish.state);
+    }
   }
 }
 

@@ -5,7 +5,7 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -137,8 +137,15 @@ describe('fleet mode: 3-member etcd, two DCs of FRR LBs, a router', { concurrenc
     const st = await fleetJson('lon1');
     const par = st.vips[0].hosts.find((h: any) => h.dc === 'par1');
     assert.deepEqual([par.routeMap, par.hold?.source, par.hold?.reason], [null, 'fleet', 'fibre cut']);
-    // a local state file never got the fleet hold
-    assert.match((await ok('par1', ['status', '--json'])).stdout, /"hold": null/);
+    // the local state file never got the fleet hold; status shows it; render leaves it out
+    assert.deepEqual(JSON.parse(await readFile(join(dir, 'state-par1', 'state.json'), 'utf8')).holds, {});
+    const local = jsonOf(await ok('par1', ['status', '--json']));
+    assert.match(local.vips[0].hold.reason, /^fleet hold on dc par1: fibre cut$/);
+    assert.match((await ok('par1', ['render'])).stdout, /^! held for maintenance, left out: network 192\.0\.2\.10\/32 route-map VIP-RANK-0/m);
+    // a local -a cannot undo it: exit 5 saying how to clear it
+    const a = await cli('par1', ['-a', NAME]);
+    assert.equal(a.code, 5, describeRun(a));
+    assert.match(a.stderr, /held by a fleet hold on dc par1.*vip-mgmt -a www\.example\.test --dc par1/);
 
     await ok('lon1', ['-a', NAME, '--dc', 'par1']);
     await ok('par1', ['watchdog']);
