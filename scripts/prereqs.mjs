@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
  *  syslog test, and the small tools the harnesses call (ip, pkill/ps, killall, logger). */
 export const LAB_PACKAGES = [
   'frr', 'dnsmasq-base', 'qemu-system-x86', 'busybox-static', 'cpio', 'kmod', 'ipvsadm', 'keepalived', 'rsyslog',
-  'iproute2', 'procps', 'psmisc', 'bsdutils', 'etcd-server', 'etcd-client',
+  'iproute2', 'procps', 'psmisc', 'bsdutils', 'etcd-server', 'etcd-client', 'openssl',
 ];
 /** `npm run demo`: FRR in network namespaces and dnsmasq on loopback. */
 export const DEMO_PACKAGES = ['frr', 'dnsmasq-base', 'iproute2'];

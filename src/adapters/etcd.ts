@@ -82,7 +82,7 @@ export function fleetError(e: unknown, what: string, cfg: Pick<FleetEtcdConfig, 
     code = 'VIP_E_FLEET_NO_QUORUM';
   } else if (/SSL|certificate|TLS|handshake/i.test(msg)) {
     code = 'VIP_E_FLEET_TLS';
-  } else if (/PermissionDenied|Unauthenticated|auth/i.test(name + msg)) {
+  } else if (/permission ?denied|unauthenticated|authenticat|auth token/i.test(name + msg)) {
     code = 'VIP_E_FLEET_AUTH';
   }
   return new VipError(code, `${what}: ${where}: ${why}`, { endpoints: cfg.endpoints });
