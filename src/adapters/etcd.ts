@@ -56,7 +56,9 @@ export interface FleetStore {
   /** only the holds (small): what a watchdog cycle reads every time */
   holds(): Promise<FleetHold[]>;
   hosts(): Promise<HostRecord[]>;
-  setHold(h: FleetHold): Promise<void>;
+  /** Put fleet holds, all or none (one transaction). With `unchangedSince` (the revision of the view the guard decided on), only if
+   *  no fleet hold was set or changed after it; false when one was (decide again). */
+  setHolds(hs: FleetHold[], unchangedSince?: string): Promise<boolean>;
   /** true when a hold was there to clear */
   clearHold(dc: string, name: string): Promise<boolean>;
   /** Watch the holds prefix: onChange on every put/delete and after a reconnect (a change may have
@@ -236,9 +238,15 @@ export async function openFleetStore(cfg: FleetEtcdConfig): Promise<FleetStore> 
         const [h, s] = await Promise.all([range(hostsPrefix(cfg.prefix)), range(seenPrefix(cfg.prefix))]);
         return split([...h.kvs, ...s.kvs]).hosts;
       }),
-    setHold: (h) =>
-      call(`setting the fleet hold ${h.dc}/${h.name}`, async () => {
-        await client.kv.put({ key: Buffer.from(holdKey(cfg.prefix, h.dc, h.name)), value: Buffer.from(JSON.stringify(h)) });
+    setHolds: (hs, unchangedSince) =>
+      call(`setting the fleet hold${hs.length === 1 ? '' : 's'} ${hs.map((h) => `${h.dc}/${h.name}`).join(', ')}`, async () => {
+        const puts = hs.map((h) => ({ request_put: { key: Buffer.from(holdKey(cfg.prefix, h.dc, h.name)), value: Buffer.from(JSON.stringify(h)) } }));
+        const hp = holdsPrefix(cfg.prefix);
+        // with unchangedSince: every key under holds/ last modified at or before the guard's view (an
+        // empty range passes; a hold cleared meanwhile only makes the fleet safer)
+        const compare = unchangedSince === undefined ? [] : [{ result: 'Less' as const, target: 'Mod' as const, key: Buffer.from(hp), range_end: prefixEnd(hp), mod_revision: String(BigInt(unchangedSince) + 1n) }];
+        const r = await client.kv.txn({ compare, success: puts, failure: [] });
+        return r.succeeded;
       }),
     clearHold: (dc, name) =>
       call(`clearing the fleet hold ${dc}/${name}`, async () => {

@@ -65,9 +65,8 @@ export async function fleetChangeCommand(deps: Deps, intent: 'add' | 'delete', n
   if (outside.length > 0) return report(deps, [], outside, EXIT.POLICY);
 
   const all = [...new Set(holds.flatMap((h) => h.prefixes))].sort();
-  if (intent === 'delete') {
-    await operatorGuard(deps, all, (h) => h.dc === dc, { force: opts.force, reason: opts.reason, what: `the fleet hold on dc ${dc}` });
-  }
+  const guard = () => operatorGuard(deps, all, (h) => h.dc === dc, { force: opts.force, reason: opts.reason, what: `the fleet hold on dc ${dc}` });
+  let guarded = intent === 'delete' ? await guard() : null;
   const since = deps.clock.now().toISOString();
   const by = `${opts.by}@${fleetHost(config)}`;
   const reason = opts.reason ?? (intent === 'add' ? 'restore' : 'maintenance');
@@ -76,9 +75,18 @@ export async function fleetChangeCommand(deps: Deps, intent: 'add' | 'delete', n
 
   if (deps.opts.dryRun) return printFleet(deps, fleetRows, [], [], EXIT.OK, true);
   const store = await fleetStore(config);
+  if (intent === 'delete') {
+    // all at once, and only if no other fleet hold changed since the guard's view; else decide again, once
+    let set = await store.setHolds(records, guarded?.revision);
+    if (!set) {
+      log.info({}, 'another fleet hold changed while the last-DC guard was checked: checking it again');
+      guarded = await guard();
+      set = await store.setHolds(records, guarded?.revision);
+    }
+    if (!set) throw new VipError('VIP_E_LOCKED', `fleet holds keep changing while the last-DC guard is checked (another operator?): nothing was set; run again`);
+  }
   for (const h of records) {
-    if (intent === 'delete') await store.setHold(h);
-    else if (!(await store.clearHold(dc, h.name))) log.info({ dc, name: h.name }, `no fleet hold on dc ${dc} for ${h.name} to clear`);
+    if (intent === 'add' && !(await store.clearHold(dc, h.name))) log.info({ dc, name: h.name }, `no fleet hold on dc ${dc} for ${h.name} to clear`);
     log.info(
       { dc, name: h.name, prefixes: h.prefixes.join(','), reason, by, action: intent },
       intent === 'delete' ? `Fleet hold set on dc ${dc} for ${h.name} (${h.prefixes.join(', ')}): ${reason}` : `Fleet hold cleared on dc ${dc} for ${h.name}`,

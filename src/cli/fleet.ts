@@ -1,7 +1,7 @@
 // Fleet mode for the commands: opening the fleet store once per config, publishing after a run, the holds and guard a watchdog cycle needs, the operator's guard.
 import { hostname } from 'node:os';
 import { VipError } from '../core/errors.js';
-import { fleetHoldsFor, guardMessage, hostRecord, lastDcGuard, type FleetHold, type HostRecord } from '../core/fleet.js';
+import { fleetHoldsFor, guardMessage, hostRecord, lastDcGuard, withFleetHolds, type FleetHold, type HostRecord } from '../core/fleet.js';
 import { hostPrefixInside } from '../core/policy.js';
 import type { FleetCycleInput } from '../core/cycle.js';
 import type { RunningBgp, State } from '../core/types.js';
@@ -96,12 +96,12 @@ export function fleetCycleInput(deps: Deps, read: FleetHold[] | VipError, state:
 
 /** The guard's input for a cycle that plans health-driven withdrawals: the published hosts, or
  *  `unknown` when etcd cannot say (then none of them happens). */
-export async function cycleGuard(deps: Deps, etcdDown: VipError | null): Promise<FleetCycleInput['guard']> {
+export async function cycleGuard(deps: Deps, read: FleetHold[] | VipError): Promise<FleetCycleInput['guard']> {
   const { config } = deps;
   if (!config.fleet || config.fleet.guard === 'none') return null;
-  if (etcdDown) return { unknown: etcdDown.message };
+  if (read instanceof VipError) return { unknown: read.message };
   try {
-    const hosts = await (await fleetStore(config)).hosts();
+    const hosts = withFleetHolds(await (await fleetStore(config)).hosts(), read);
     return { hosts, self: { dc: config.dc, host: fleetHost(config) } };
   } catch (e) {
     return { unknown: (e as Error).message };
@@ -119,17 +119,22 @@ export async function operatorGuard(
   prefixes: string[],
   leaving: (h: { dc: string; host: string }) => boolean,
   opts: { force: boolean; reason?: string; what: string; leavingAnnounces?: (p: string) => boolean },
-): Promise<void> {
+): Promise<{ revision: string } | null> {
   const { config, log } = deps;
   const f: FleetConfig | undefined = config.fleet;
-  if (!f || f.guard === 'none' || prefixes.length === 0) return;
+  if (!f || f.guard === 'none' || prefixes.length === 0) return null;
   if (opts.force) {
     log.warn({ reason: opts.reason ?? '', prefixes }, `--force: the last-DC guard is not checked for ${opts.what} (${prefixes.join(', ')}); reason: ${opts.reason ?? '(none given)'}`);
-    return;
+    return null;
   }
   let hosts: HostRecord[];
+  let revision: string;
   try {
-    hosts = await (await fleetStore(config)).hosts();
+    // one linearizable read of everything: its revision lets a fleet hold be set only if no other
+    // hold changed since (two operators draining the last two DCs at once cannot both pass)
+    const view = await (await fleetStore(config)).view();
+    hosts = withFleetHolds(view.hosts, view.holds);
+    revision = view.revision;
   } catch (e) {
     const err = e instanceof VipError ? e : new VipError('VIP_E_FLEET_UNAVAILABLE', String(e));
     throw new VipError(err.code, `${err.message}. The last-DC guard cannot be checked, so nothing was changed; to withdraw without it: add --force --reason "..."`, err.details);
@@ -138,6 +143,7 @@ export async function operatorGuard(
   if (refused.length > 0) {
     throw new VipError('VIP_E_POLICY_LAST_DC', guardMessage(refused, 'Nothing was changed; --force overrides (the reason is logged).'), { prefixes: refused.map((r) => r.prefix) });
   }
+  return { revision };
 }
 
 /** The daemon's watch on the fleet holds: a change asks for a cycle at once (the same request as

@@ -124,7 +124,7 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
     let plan = planCycle(input);
     // the last-DC guard reads the published hosts only when a health-driven withdrawal is planned
     if (fleetMod && fleet && plan.guardNeeded.length > 0) {
-      const guard = await fleetMod.cycleGuard(deps, fleetRead instanceof VipError ? fleetRead : null);
+      const guard = await fleetMod.cycleGuard(deps, fleetRead!);
       if (guard) plan = planCycle({ ...input, fleet: { ...fleet.input, guard } });
     }
     emit(log, plan.events.filter((e) => e.level !== 'info'));

@@ -199,6 +199,26 @@ export function guardMessage(refused: GuardRefusal[], how: string): string {
   return `last-DC guard: withdrawing would leave ${refused.length} VIP(s) announced by no healthy host in any DC: ${lines.join(', ')}. ${how}`;
 }
 
+/** HOSTS as the guard must see them: a VIP under a fleet hold of a host's DC counts as held there
+ *  even before that host's next run has withdrawn it (its record still says announced). Without
+ *  this, two operators draining the last two DCs at the same moment would each see the other DC
+ *  still announcing. */
+export function withFleetHolds(hosts: HostRecord[], holds: FleetHold[]): HostRecord[] {
+  if (holds.length === 0) return hosts;
+  const byDc = new Map<string, Record<string, Hold>>();
+  for (const dc of new Set(holds.map((h) => h.dc))) byDc.set(dc, fleetHoldsFor(dc, holds));
+  return hosts.map((h) => {
+    const fh = byDc.get(h.dc);
+    if (!fh) return h;
+    const vips = { ...h.vips };
+    for (const [p, hold] of Object.entries(fh)) {
+      const v = vips[p];
+      if (v && !v.hold) vips[p] = { ...v, hold: { source: 'fleet', reason: hold.reason, by: hold.by, since: hold.since } };
+    }
+    return { ...h, vips };
+  });
+}
+
 /** The fleet holds that bind DC, as holds keyed by prefix (the oldest hold of a prefix wins, so its
  *  reason is the one shown). */
 export function fleetHoldsFor(dc: string, holds: FleetHold[]): Record<string, Hold> {

@@ -179,3 +179,17 @@ test('doctor fleetChecks: members, quorum by a linearizable read, clock skew, th
   ]);
   assert.equal(fleetChecks({ ...base, endpoints: [], read: { ms: 1, hosts: 0, holds: 0, self: true }, certs: [{ role: 'cert', path: '/c.pem', days: -1, validTo: 'x' }] }).at(-1)!.verdict, 'fail');
 });
+
+test('withFleetHolds: a VIP under a fleet hold of its DC counts as held before that DC has withdrawn it', async () => {
+  const { withFleetHolds } = await import('../../src/core/fleet.ts');
+  const par = host('par1', 'lb1', { [P]: up() });
+  const lon = host('lon1', 'lb1', { [P]: up('VIP-RANK-1') });
+  const holdLon = { v: 1 as const, dc: 'lon1', name: 'web.tld', prefixes: [P], reason: 'other operator', by: 'b@x', since: 's' };
+  // a second operator drains par1 right after the first drained lon1 (lon1 has not run yet)
+  const seen = withFleetHolds([par, lon], [holdLon]);
+  assert.equal(healthyFor(seen[1]!, P), false);
+  assert.equal(seen[0], par, 'hosts of other DCs are left as they are');
+  const refused = lastDcGuard(seen, [P], (h) => h.dc === 'par1');
+  assert.deepEqual(refused.map((r) => r.others), [[{ host: 'lon1/lb1', why: 'held (fleet: other operator)' }]]);
+  assert.deepEqual(lastDcGuard(withFleetHolds([par, lon], []), [P], (h) => h.dc === 'par1'), []);
+});

@@ -198,6 +198,27 @@ describe('fleet mode: 3-member etcd, two DCs of FRR LBs, a router', { concurrenc
     await lab.waitRoute(P, both);
   });
 
+  test('two operators draining the two DCs at the same moment: one succeeds, the other is refused; --dc of the own DC acts at once', async (t) => {
+    if (!gate(t)) return;
+    const [a, b] = await Promise.all([cli('par1', ['-d', NAME, '--dc', 'lon1', '--reason', 'op A']), cli('lon1', ['-d', NAME, '--dc', 'par1', '--reason', 'op B'])]);
+    assert.deepEqual([a.code, b.code].sort(), [0, 5], `${describeRun(a)}\n${describeRun(b)}`);
+    const refused = a.code === 5 ? a : b;
+    assert.match(refused.stderr, /last-DC guard: .*held \(fleet: op [AB]\)/);
+    assert.equal((await fleetJson('par1')).holds.length, 1);
+    for (const dc of DCS) await ok('par1', ['-a', NAME, '--dc', dc]);
+    assert.deepEqual((await fleetJson('par1')).holds, []);
+    assert.ok(both(await route()), 'neither DC had run a cycle: nothing was withdrawn');
+
+    // par1 drains its own DC with --dc: it withdraws at once (its peers would on their next cycle)
+    await ok('par1', ['-d', NAME, '--dc', 'par1', '--reason', 'own dc']);
+    await lab.waitRoute(P, (x) => from(x, 'par1') === null && from(x, 'lon1') !== null);
+    assert.deepEqual(JSON.parse(await readFile(join(dir, 'state-par1', 'state.json'), 'utf8')).holds, {}, 'the hold lives in etcd only');
+    await ok('par1', ['watchdog']); // and the watchdog keeps it withdrawn
+    assert.equal(from(await route(), 'par1'), null);
+    await ok('par1', ['-a', NAME, '--dc', 'par1']);
+    await lab.waitRoute(P, both);
+  });
+
   test('one member killed: works; two killed: a cycle changes no route and ends, fleet writes exit 8 naming etcd; quorum back: works', async (t) => {
     if (!gate(t)) return;
     await etcd.kill(0);
