@@ -47,6 +47,7 @@ async function change(g: GlobalOptions, intent: 'add' | 'delete', names: string[
   const graceful = f.graceful === undefined ? null : checkDuration(f.graceful, GRACEFUL_RULES);
   if (graceful && 'problem' in graceful) throw new VipError('VIP_E_USAGE', `--graceful: ${graceful.problem}`);
   const gracefulMs = graceful && 'ms' in graceful ? graceful.ms : null;
+  if (f.force && intent === 'add') throw new VipError('VIP_E_USAGE', '--force is for -d / delete (past the fleet\'s last-DC guard)');
   if (f.dc !== undefined && graceful) throw new VipError('VIP_E_USAGE', '--graceful drains this host; a fleet hold (--dc) withdraws on every LB of the DC: use one or the other');
   const opts = { reason: f.reason, by: whoAmI(), lockWaitMs: lock.ms, force: Boolean(f.force) };
   return withDeps(g, async (deps) => {
@@ -209,7 +210,9 @@ would leave a VIP announced by no healthy host in any DC is refused with exit 5 
     .action(async (o: { dc?: string; check?: boolean; templates?: string }, cmd: Command) =>
       run(async (g) => {
         const { renderCommand } = await import('./render.js');
-        return withDeps(g, (deps) => renderCommand(deps, { dc: o.dc, check: Boolean(o.check), templates: o.templates }));
+        // the root's --dc (fleet holds: -d NAME --dc DC) takes a --dc given after `render` too
+        const dc = o.dc ?? (cmd.optsWithGlobals() as { dc?: string }).dc;
+        return withDeps(g, (deps) => renderCommand(deps, { dc, check: Boolean(o.check), templates: o.templates }));
       }, cmd),
     );
 
@@ -294,6 +297,15 @@ fleet holds (cached in state) are enforced, said once per cycle, and no VIP is w
         return cronCommand(g, o);
       }, cmd),
     );
+
+  // --dc and --force are root options (for `-d NAME --dc DC`), so commander accepts them after any
+  // command: where they mean nothing, say so instead of ignoring them
+  program.hook('preAction', (_root, action) => {
+    const o = action.optsWithGlobals() as { dc?: string; force?: boolean };
+    const name = action.name();
+    if (o.force && !['vip-mgmt', 'delete'].includes(name)) throw new VipError('VIP_E_USAGE', `--force is for -d / delete (past the fleet's last-DC guard), not for ${name}`);
+    if (o.dc !== undefined && !['vip-mgmt', 'add', 'delete', 'render'].includes(name)) throw new VipError('VIP_E_USAGE', `--dc is for -a/-d (fleet holds) and render, not for ${name}`);
+  });
 
   // The root has an action (for -a/-d), so commander would answer a mistyped command with "too many
   // arguments"; the action reports it instead. Set after the subcommands exist: they copy this setting
