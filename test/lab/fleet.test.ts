@@ -267,6 +267,44 @@ describe('fleet mode: 3-member etcd, two DCs of FRR LBs, a router', { concurrenc
     await lab.waitRoute(P, both);
   });
 
+  test('no quorum: the fleet holds cached in state are still enforced, a local -a cannot undo them, and the last DC is not withdrawn', async (t) => {
+    if (!gate(t)) return;
+    await ok('lon1', ['-d', NAME, '--dc', 'par1', '--reason', 'before the outage']);
+    await ok('par1', ['watchdog']); // withdraws, and caches the hold
+    await lab.waitRoute(P, (x) => from(x, 'par1') === null && from(x, 'lon1') !== null);
+    await etcd.kill(0);
+    await etcd.kill(1);
+    try {
+      // someone reloads par1's FRR from an old file: the VIP is back
+      await lab.lbs.par1!.vtysh(['configure terminal', `router bgp ${PAR1}`, `network ${P} route-map VIP-RANK-0`]);
+      await lab.waitRoute(P, both);
+      const c = await cli('par1', ['watchdog']);
+      assert.equal(c.code, 0, describeRun(c));
+      assert.match(c.stderr, /going on with the last known fleet holds \(1 for dc par1, read /);
+      await lab.waitRoute(P, (x) => from(x, 'par1') === null);
+      const a = await cli('par1', ['-a', NAME]);
+      assert.equal(a.code, 5, describeRun(a));
+      assert.match(a.stderr, /using the fleet holds last read by the watchdog/);
+      // lon1, the only DC announcing, loses its reals: kept (demoted), exit 8
+      await setTable('lon1', [0, 0]);
+      const w = await cli('lon1', ['watchdog']);
+      assert.equal(w.code, 8, describeRun(w));
+      assert.match(w.stderr, /the last-DC guard cannot be checked, so 192\.0\.2\.10\/32 is not withdrawn\. Kept, demoted/);
+      assert.ok(from(await lab.waitRoute(P, (x) => (from(x, 'lon1')?.asPath.length ?? 0) > 2), 'lon1'));
+      await setTable('lon1', [1, 1]);
+      await ok('lon1', ['watchdog']);
+      await lab.waitRoute(P, (x) => from(x, 'lon1')?.asPath.length === 2);
+    } finally {
+      await setTable('lon1', [1, 1]);
+      await etcd.start(0);
+      await etcd.start(1);
+      await etcd.waitHealthy();
+    }
+    await ok('lon1', ['-a', NAME, '--dc', 'par1']);
+    await ok('par1', ['watchdog']);
+    await lab.waitRoute(P, both);
+  });
+
   test('a host that stops cycling drops out of the guard count after its lease TTL', async (t) => {
     if (!gate(t)) return;
     // lon1 publishes once more with a 5 s lease, then stops
