@@ -193,3 +193,22 @@ test('withFleetHolds: a VIP under a fleet hold of its DC counts as held before t
   assert.deepEqual(refused.map((r) => r.others), [[{ host: 'lon1/lb1', why: 'held (fleet: other operator)' }]]);
   assert.deepEqual(lastDcGuard(withFleetHolds([par, lon], []), [P], (h) => h.dc === 'par1'), []);
 });
+
+test('fleetStatus: per VIP x host, least healthy first, stale when the last run is older than half the lease; dcCell summarises a DC', async () => {
+  const { fleetStatus, dcCell } = await import('../../src/core/fleet.ts');
+  const Q = '192.0.2.2/32';
+  const hosts = [
+    { ...host('par1', 'lb1', { [P]: up(), [Q]: up() }), at: '2026-12-02T00:59:00Z' },
+    { ...host('par1', 'lb2', { [P]: { routeMap: null, live: 2, state: 'held' as const, hold: { source: 'fleet' as const, reason: 'r', by: 'b', since: 's' } }, [Q]: up() }), at: '2026-12-02T00:59:30Z' },
+    { ...host('lon1', 'lb1', { [P]: { routeMap: 'VIP-RANK-1', live: 0, state: 'falling' as const }, [Q]: up('VIP-RANK-1') }), at: '2026-12-02T00:50:00Z' },
+  ];
+  const st = fleetStatus(hosts, [], new Date('2026-12-02T01:00:00Z'), 180_000);
+  assert.deepEqual(st.hosts.map((h) => [h.dc, h.host, h.stale]), [['lon1', 'lb1', true], ['par1', 'lb1', false], ['par1', 'lb2', false]]);
+  assert.deepEqual(st.vips.map((v) => [v.prefix, v.healthy, v.announced, v.hosts.length]), [[P, 1, 2, 3], [Q, 3, 3, 3]]);
+  const byDc = (dc: string) => st.vips[0]!.hosts.filter((h) => h.dc === dc);
+  assert.equal(dcCell(byDc('par1')), '1/2 held fleet');
+  assert.equal(dcCell(byDc('lon1')), '0/1 falling (stale)');
+  assert.equal(dcCell([]), '-');
+  // NAMEs narrow it to their VIPs
+  assert.deepEqual(fleetStatus(hosts, [], new Date('2026-12-02T01:00:00Z'), 180_000, new Set([Q])).vips.map((v) => v.prefix), [Q]);
+});
