@@ -356,6 +356,20 @@ describe('fleet mode: 3-member etcd, two DCs of FRR LBs, a router', { concurrenc
       await ok('lon1', ['-a', NAME, '--dc', 'par1']);
       await lab.waitRoute(P, both, 10_000);
       console.log(`# daemon applied the clearing: par1's path back ${Math.round(performance.now() - c0)} ms after -a --dc started`);
+
+      // etcd loses its quorum under the running daemon and gets it back: its watch recovers
+      await etcd.kill(0);
+      await etcd.kill(1);
+      await sleep(1500);
+      await etcd.start(0);
+      await etcd.start(1);
+      await etcd.waitHealthy();
+      const r0 = performance.now();
+      await ok('lon1', ['-d', NAME, '--dc', 'par1', '--reason', 'after the outage']);
+      await lab.waitRoute(P, (x) => from(x, 'par1') === null, 20_000);
+      console.log(`# after etcd lost and regained quorum, the same daemon applied a fleet hold ${Math.round(performance.now() - r0)} ms after -d --dc started`);
+      await ok('lon1', ['-a', NAME, '--dc', 'par1']);
+      await lab.waitRoute(P, both, 20_000);
     } finally {
       child.kill('SIGTERM');
       assert.equal(await exited, 0, log);
