@@ -91,6 +91,14 @@ try {
   await sleep(500);
   const wal3 = await walBytes();
 
+  // what a watchdog cycle that plans a health-driven withdrawal reads for the last-DC guard
+  const guardRead: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    await stores[1]!.hosts();
+    guardRead.push(performance.now() - t);
+  }
+
   // 2. status --fleet (the CLI, Node start included), text and --json
   const statusMs: Record<string, number[]> = { text: [], json: [] };
   const statusBytes: Record<string, number> = {};
@@ -125,7 +133,7 @@ try {
       pending = { t: performance.now(), seen: new Set(), done: res };
     });
     const hold = { v: 1 as const, dc: 'par1', name: 'www.example.test', prefixes: prefixes.slice(0, 2), reason: `round ${i}`, by: 'bench@lb000', since: new Date().toISOString() };
-    if (i % 2 === 0) await setter.setHold(hold);
+    if (i % 2 === 0) await setter.setHolds([hold]);
     else await setter.clearHold('par1', 'www.example.test');
     await Promise.race([done, sleep(10_000)]);
     pending = null;
@@ -153,6 +161,7 @@ try {
       publishSteadyP99: pct(lat2, 99),
       publishP50: pct(lat, 50),
       publishP99: pct(lat, 99),
+      guardReadMs: pct(guardRead, 50),
       statusMs,
       statusBytes,
       statusLines,
