@@ -1,4 +1,4 @@
-// Benchmark entry point: `npm run bench` runs sections A-E, H, N, S and V; `npm run bench -- A C` runs only those.
+// Benchmark entry point: `npm run bench` runs sections A-F, H, N, S and V; `npm run bench -- A C` runs only those.
 //
 // Needs root, FRR (zebra, bgpd, vtysh), dnsmasq and a built dist/ (npm run bench builds it first).
 // Every section builds its own lab (network namespaces, FRR daemons, dnsmasq) and tears it down.
@@ -7,6 +7,7 @@ import { benchB } from './b-delete.ts';
 import { benchC } from './c-watchdog.ts';
 import { benchD } from './d-failover.ts';
 import { benchE } from './e-speakers.ts';
+import { benchF } from './f-fleet.ts';
 import { benchN } from './n-now.ts';
 import { benchS } from './s-startup.ts';
 import { benchH } from './h-checks.ts';
@@ -20,6 +21,7 @@ const SECTIONS: Record<string, () => Promise<unknown>> = {
   C: () => benchC(),
   D: () => benchD(),
   E: () => benchE(),
+  F: () => benchF(),
   N: () => benchN(),
   S: () => benchS(),
   H: () => benchH(),

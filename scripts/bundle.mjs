@@ -10,6 +10,8 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 // The text of every template, keyed by file name, for src/cli/templates.ts. Defined as ONE string
 // literal (JSON text), which esbuild inlines where it is used, in the chunk only cron and render
@@ -50,8 +52,29 @@ const buildId = (() => {
   return h.digest('hex');
 })();
 
+// etcd3 loads its gRPC service definitions from .proto files beside its own source at run time
+// (lib/connection-pool.js: loadSync(`${__dirname}/../proto/rpc.proto`)), which a bundle does not
+// have. Parse them here, once, with the same protobufjs, and hand the bundle the JSON descriptor
+// (proto-loader's fromJSON, same options): nothing to ship beside the bundle, nothing read at run time.
+const require = createRequire(import.meta.url);
+const etcdPool = require.resolve('etcd3/lib/connection-pool.js');
+// protobufjs as proto-loader (etcd3's) resolves it; keepCase as etcd3 asks (range_end, prev_kv)
+const protobuf = createRequire(require.resolve('@grpc/proto-loader', { paths: [etcdPool] }))('protobufjs');
+const etcdProtoJson = JSON.stringify(new protobuf.Root().loadSync(join(dirname(etcdPool), '..', 'proto', 'rpc.proto'), { keepCase: true }).toJSON());
+const etcdProtoPlugin = {
+  name: 'etcd3-proto',
+  setup(b) {
+    b.onLoad({ filter: /etcd3[\\/]lib[\\/]connection-pool\.js$/ }, async (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      const from = '(0, proto_loader_1.loadSync)(`${__dirname}/../proto/rpc.proto`,';
+      if (!text.includes(from)) throw new Error(`etcd3 changed how it loads rpc.proto (${args.path}): update scripts/bundle.mjs`);
+      return { contents: text.replace(from, `(0, proto_loader_1.fromJSON)(${etcdProtoJson},`), loader: 'js' };
+    });
+  },
+};
+
 const common = {
-  plugins: [noZodLocales],
+  plugins: [noZodLocales, etcdProtoPlugin],
   entryPoints: { 'vip-mgmt': 'src/cli/entry.ts' },
   bundle: true,
   platform: 'node',

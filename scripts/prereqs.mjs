@@ -18,6 +18,8 @@ export const LAB_PACKAGES = [
   'iproute2', 'procps', 'psmisc', 'bsdutils',
   // the speaker conformance suite (test/lab/speakers.test.ts): each daemon as the LB
   'bird2', 'exabgp', 'gobgpd',
+  // fleet mode (test/lab/fleet*.test.ts): a real etcd cluster, TLS certificates made with openssl
+  'etcd-server', 'etcd-client', 'openssl',
 ];
 /** `npm run demo`: FRR in network namespaces and dnsmasq on loopback. */
 export const DEMO_PACKAGES = ['frr', 'dnsmasq-base', 'iproute2'];

@@ -13,6 +13,9 @@ export interface ChangeOptions {
   by: string;
   /** how long to wait for another run's lock before giving up with exit 75 */
   lockWaitMs: number;
+  /** a fleet hold of this host's own DC (-d/-a NAME --dc DC): the hold lives in etcd, not in local
+   *  state; an add leaves a VIP with a local hold alone (the local hold still wins) */
+  fleetOnly?: boolean;
 }
 
 export interface ChangeRow {
@@ -151,7 +154,10 @@ export async function step(deps: Deps, targets: Target[], resolved: ResolvedName
     const { running, heal } = speaker.stateless ? healLost(reported, state, config.vip_prefixes, deps.clock.now()) : { running: reported, heal: [] };
     // the second stage withdraws only what is still draining: -a meanwhile cancelled the rest, and a
     // watchdog cycle past the deadline may have finished it already
-    const mine = what.kind === 'finish' ? targets.filter((t) => state.holds[t.vip.prefix]?.drain) : targets;
+    const mine =
+      what.kind === 'finish' ? targets.filter((t) => state.holds[t.vip.prefix]?.drain)
+      : what.kind === 'add' && opts.fleetOnly ? targets.filter((t) => !Object.hasOwn(state.holds, t.vip.prefix))
+      : targets;
     const plan =
       what.kind === 'add' ? planAdd(mine, running) : what.kind === 'drain' ? planDrain(mine, running, `graceful drain until ${what.until}`) : planDelete(mine, running, reason);
     const missing = missingRouteMaps(plan, running);
@@ -188,14 +194,14 @@ export async function step(deps: Deps, targets: Target[], resolved: ResolvedName
     const announced = { ...(state.announced ?? {}) };
     const hold = { reason, by: opts.by, since: now, names: resolved.map((r) => r.name) };
     if (what.kind === 'add') {
-      state = clearHolds(state, prefixes);
+      if (!opts.fleetOnly) state = clearHolds(state, prefixes);
       for (const t of mine) announced[t.vip.prefix] = { routeMap: t.routeMap, source: t.source, since: announced[t.vip.prefix]?.since ?? now };
     } else if (what.kind === 'drain') {
       state = setHolds(state, prefixes, { ...hold, drain: { until: what.until } });
       for (const c of plan) if (c.routeMap === DRAIN_ROUTE_MAP && announced[c.vip.prefix]) announced[c.vip.prefix] = { ...announced[c.vip.prefix]!, routeMap: DRAIN_ROUTE_MAP };
     } else {
       // delete: a plain hold (a drain in progress ends now); finish: the drain's hold, made plain
-      state = what.kind === 'delete' ? setHolds(state, prefixes, hold) : { ...state, holds: Object.fromEntries(Object.entries(state.holds).map(([p, h]) => [p, prefixes.includes(p) ? withoutDrain(h) : h])) };
+      state = what.kind === 'delete' ? (opts.fleetOnly ? state : setHolds(state, prefixes, hold)) : { ...state, holds: Object.fromEntries(Object.entries(state.holds).map(([p, h]) => [p, prefixes.includes(p) ? withoutDrain(h) : h])) };
       for (const p of prefixes) delete announced[p];
     }
     await store.write({ ...state, announced }, lock!);

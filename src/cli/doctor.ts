@@ -262,6 +262,7 @@ export async function doctorCommand(g: GlobalOptions, paths: DoctorPaths = DEFAU
     ]);
     const vips = vipLocalChecks(vipsToHold(config, dns.resolved, speaker.running), localAddresses());
     const holds = speaker.running ? await deps.store.read().then((s) => heldCheck(s.holds, speaker.running!)).catch(() => null) : null;
+    const fleet = config.fleet ? await fleetDoctor(deps) : [];
     const checks: Check[] = [
       configCheck(g.config, { services: config.services.length, dc: config.dc }),
       ...speaker.checks,
@@ -271,9 +272,42 @@ export async function doctorCommand(g: GlobalOptions, paths: DoctorPaths = DEFAU
       state,
       ...(holds ? [holds] : []),
       schedule,
+      ...fleet,
     ];
     return print({ checks, speakerUnavailable: speaker.unavailable });
   } finally {
     await deps.log.flush();
   }
+}
+
+/** Fleet mode: each etcd member alone, a linearizable read (the quorum), clock skew, this host's
+ *  record, the TLS files' expiry. */
+async function fleetDoctor(deps: Awaited<ReturnType<typeof makeDeps>>): Promise<Check[]> {
+  const f = deps.config.fleet!;
+  const [{ probeMembers, certDaysLeft }, { fleetStore, fleetHost }, { fleetChecks }] = await Promise.all([import('../adapters/etcd.js'), import('./fleet.js'), import('../core/doctor.js')]);
+  const host = fleetHost(deps.config);
+  const now = deps.clock.now();
+  const [endpoints, read] = await Promise.all([
+    probeMembers(f.etcd),
+    (async () => {
+      const t0 = performance.now();
+      try {
+        const v = await (await fleetStore(deps.config)).view();
+        return { ms: performance.now() - t0, hosts: v.hosts.length, holds: v.holds.length, self: v.hosts.some((h) => h.dc === deps.config.dc && h.host === host) };
+      } catch (e) {
+        return { error: failureOf(e) };
+      }
+    })(),
+  ]);
+  const certs: import('../core/doctor.js').FleetProbe['certs'] = [];
+  for (const [role, path] of [['ca', f.etcd.tls?.ca], ['cert', f.etcd.tls?.cert]] as const) {
+    if (!path) continue;
+    try {
+      const c = certDaysLeft(path, now);
+      certs.push({ role, path, days: c.days, validTo: c.validTo });
+    } catch (e) {
+      certs.push({ role, path, error: (e as Error).message });
+    }
+  }
+  return fleetChecks({ endpoints, read, host, dc: deps.config.dc, leaseTtlMs: f.etcd.lease_ttl, certs });
 }

@@ -35,6 +35,8 @@ interface ChangeFlags {
   reason?: string;
   lockWait?: string;
   graceful?: string;
+  dc?: string;
+  force?: boolean;
 }
 
 async function change(g: GlobalOptions, intent: 'add' | 'delete', names: string[], f: ChangeFlags): Promise<number> {
@@ -44,20 +46,40 @@ async function change(g: GlobalOptions, intent: 'add' | 'delete', names: string[
   if (f.graceful !== undefined && intent === 'add') throw new VipError('VIP_E_USAGE', '--graceful drains: use it with -d / delete');
   const graceful = f.graceful === undefined ? null : checkDuration(f.graceful, GRACEFUL_RULES);
   if (graceful && 'problem' in graceful) throw new VipError('VIP_E_USAGE', `--graceful: ${graceful.problem}`);
-  const opts = { reason: f.reason, by: whoAmI(), lockWaitMs: lock.ms };
+  const gracefulMs = graceful && 'ms' in graceful ? graceful.ms : null;
+  if (f.force && intent === 'add') throw new VipError('VIP_E_USAGE', '--force is for -d / delete (past the fleet\'s last-DC guard)');
+  if (f.dc !== undefined && graceful) throw new VipError('VIP_E_USAGE', '--graceful drains this host; a fleet hold (--dc) withdraws on every LB of the DC: use one or the other');
+  const opts = { reason: f.reason, by: whoAmI(), lockWaitMs: lock.ms, force: Boolean(f.force) };
   return withDeps(g, async (deps) => {
+    if (f.dc !== undefined) {
+      const { fleetChangeCommand } = await import('./fleet-change.js');
+      return fleetChangeCommand(deps, intent, names, f.dc, opts);
+    }
+    if (!deps.config.fleet) return local(deps);
+    // fleet mode: the last-DC guard before a local withdrawal, and this host published after every run
+    const { guardLocalDelete, publishNow, refuseFleetHeld } = await import('./fleet-change.js');
+    if (intent === 'delete') await guardLocalDelete(deps, names, opts);
+    else await refuseFleetHeld(deps, names);
+    const code = await local(deps);
+    await publishNow(deps, intent);
+    return code;
+  });
+  async function local(deps: Awaited<ReturnType<typeof import('./deps.js').makeDeps>>): Promise<number> {
     // --graceful wins over drain.graceful; 0 (either) is a plain withdraw
-    const ms = graceful ? graceful.ms : deps.config.drain.graceful;
+    const ms = gracefulMs ?? deps.config.drain.graceful;
     if (intent === 'delete' && ms > 0) {
       const { gracefulDelete } = await import('./drain.js');
       return gracefulDelete(deps, names, ms, opts);
     }
     return changeCommand(deps, intent, names, opts);
-  });
+  }
 }
 
 const GRACEFUL_HELP = 'graceful drain (RFC 8326): announce with route-map VIP-DRAIN for DURATION, then withdraw (default drain.graceful; 0 = withdraw at once)';
 const GRACEFUL_RULES: DurationRules = { allowZero: true };
+
+const DC_HELP = "fleet mode: set (-d) or clear (-a) a fleet hold for every LB of this DC, from any host; nothing changes here unless it is this host's DC";
+const FORCE_HELP = 'fleet mode: withdraw even when the last-DC guard refuses (or etcd cannot be asked); the reason is logged';
 
 const LOCK_WAIT_HELP = 'wait this long for another run (e.g. the watchdog) to finish, then exit 75 (0, 500ms, 10s...)';
 const LOCK_WAIT_RULES: DurationRules = { allowZero: true };
@@ -87,6 +109,8 @@ export function buildProgram(run: (h: Handler, cmd: Command) => Promise<void>): 
     .option('--reason <text>', 'why (stored with the maintenance hold of -d)')
     .option('--lock-wait <duration>', LOCK_WAIT_HELP, durationArg(LOCK_WAIT_RULES), '10s')
     .option('--graceful <duration>', GRACEFUL_HELP, durationArg(GRACEFUL_RULES))
+    .option('--dc <name>', DC_HELP)
+    .option('--force', FORCE_HELP)
     .showHelpAfterError('(run vip-mgmt --help for usage)')
     .addHelpText(
       'after',
@@ -97,9 +121,14 @@ Examples:
   vip-mgmt status --json                              every VIP, machine-readable
   vip-mgmt watchdog                                   one watchdog cycle (cron form)
   vip-mgmt render --dc par1 > /etc/frr/vip-mgmt.conf  this DC's FRR snippet
+  vip-mgmt -d service.tld --dc par1 --reason "fibre cut"   fleet mode: drain every LB of par1, from any host
+  vip-mgmt -a service.tld --dc par1                   fleet mode: clear that fleet hold
+  vip-mgmt status --fleet                             fleet mode: every VIP x DC x host
 
 Exit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 DNS, 5 policy, 6 speaker unavailable,
-7 partial, 10 render --check differs, 75 another run holds the lock (or another watchdog daemon runs).
+7 partial, 8 the fleet store (etcd) is unavailable, 10 render --check differs,
+75 another run holds the lock (or another watchdog daemon runs). In fleet mode a withdrawal that
+would leave a VIP announced by no healthy host in any DC is refused with exit 5 (--force overrides).
 
 Environment:
   VIP_MGMT_CONFIG      the config file when -c is not given
@@ -125,6 +154,7 @@ Environment:
     .argument('<names...>', 'DNS names (CNAMEs followed) or literal IPv4/IPv6 addresses')
     .option('--reason <text>', 'why (logged)')
     .option('--lock-wait <duration>', LOCK_WAIT_HELP, durationArg(LOCK_WAIT_RULES))
+    .option('--dc <name>', DC_HELP)
     .addHelpText('after', '\nExamples:\n  vip-mgmt add service.tld\n  vip-mgmt -a service.tld other.tld --dry-run\n  vip-mgmt add 192.0.2.10 --json')
     .action(async (names: string[], _o, cmd: Command) => run((g) => change(g, 'add', names, cmd.optsWithGlobals() as ChangeFlags), cmd));
 
@@ -135,6 +165,8 @@ Environment:
     .option('--reason <text>', 'why (stored with the maintenance hold)')
     .option('--lock-wait <duration>', LOCK_WAIT_HELP, durationArg(LOCK_WAIT_RULES))
     .option('--graceful <duration>', GRACEFUL_HELP, durationArg(GRACEFUL_RULES))
+    .option('--dc <name>', DC_HELP)
+    .option('--force', FORCE_HELP)
     .addHelpText(
       'after',
       '\nExamples:\n  vip-mgmt delete service.tld --reason "kernel upgrade"\n  vip-mgmt -d service.tld --dry-run\n  vip-mgmt -d service.tld --graceful 2m   drain: VIP-DRAIN for 2 minutes, then withdraw\n\n' +
@@ -147,9 +179,14 @@ Environment:
     .command('status')
     .description('one row per VIP: names, configured, announced, route-map, live real servers, hold, watchdog state')
     .argument('[names...]', 'only the VIPs of these names')
-    .addHelpText('after', '\nExamples:\n  vip-mgmt status\n  vip-mgmt status service.tld --json')
-    .action(async (names: string[], _o, cmd: Command) =>
+    .option('--fleet', 'fleet mode: every VIP x DC x host from etcd (healthy/hosts per DC, holds, last seen, stale hosts); with NAMEs one line per host too')
+    .addHelpText('after', '\nExamples:\n  vip-mgmt status\n  vip-mgmt status service.tld --json\n  vip-mgmt status --fleet\n  vip-mgmt status --fleet service.tld --json')
+    .action(async (names: string[], o: { fleet?: boolean }, cmd: Command) =>
       run(async (g) => {
+        if (o.fleet) {
+          const { fleetStatusCommand } = await import('./status-fleet.js');
+          return withDeps(g, (deps) => fleetStatusCommand(deps, names));
+        }
         const { statusCommand } = await import('./status.js');
         return withDeps(g, (deps) => statusCommand(deps, names));
       }, cmd),
@@ -179,7 +216,9 @@ Environment:
     .action(async (o: { dc?: string; check?: boolean; templates?: string }, cmd: Command) =>
       run(async (g) => {
         const { renderCommand } = await import('./render.js');
-        return withDeps(g, (deps) => renderCommand(deps, { dc: o.dc, check: Boolean(o.check), templates: o.templates }));
+        // the root's --dc (fleet holds: -d NAME --dc DC) takes a --dc given after `render` too
+        const dc = o.dc ?? (cmd.optsWithGlobals() as { dc?: string }).dc;
+        return withDeps(g, (deps) => renderCommand(deps, { dc, check: Boolean(o.check), templates: o.templates }));
       }, cmd),
     );
 
@@ -220,7 +259,15 @@ keepalived's own retry/delay_before_retry already confirm a failure. In keepaliv
       notify_up   "/usr/bin/vip-mgmt watchdog --now -q" root
       notify_down "/usr/bin/vip-mgmt watchdog --now -q" root
   }
-  and, in a vrrp_instance, notify_master / notify_backup with the same command.`,
+  and, in a vrrp_instance, notify_master / notify_backup with the same command.
+
+Fleet mode (fleet in the config): every cycle reads the fleet holds of this DC from etcd (before the
+lock) and enforces them like local holds, and publishes this host afterwards; the daemon also
+watches the holds and runs a cycle at once when one is set or cleared. With fleet.guard last_dc a
+withdrawal for health that would leave a VIP announced by no healthy host in any DC is not made:
+the route is kept (demoted with VIP-DRAIN when it exists), exit 5. etcd unreachable: the last known
+fleet holds (cached in state) are enforced, said once per cycle, and no VIP is withdrawn for health
+(demoted instead), exit 8.`,
     )
     .action(async (o: { every?: string; schedule?: string; now?: boolean }, cmd: Command) =>
       run(async (g) => {
@@ -235,7 +282,7 @@ keepalived's own retry/delay_before_retry already confirm a failure. In keepaliv
 
   program
     .command('doctor')
-    .description('check this host: the speaker (vtysh and bgpd, exabgpcli and exabgp, or gobgp and gobgpd), its BGP sessions, router bgp / local AS, route-maps, VIPs on a local interface, DNS, IPVS, state_dir, schedule (exit 1 when something fails)')
+    .description('check this host: the speaker (vtysh and bgpd, exabgpcli and exabgp, or gobgp and gobgpd), its BGP sessions, router bgp / local AS, route-maps, VIPs on a local interface, DNS, IPVS, state_dir, schedule; in fleet mode etcd members, quorum, clock skew, this host\'s record, TLS expiry (exit 1 when something fails)')
     .addHelpText('after', '\nExamples:\n  vip-mgmt doctor                 one line per check, with the fix for each problem\n  vip-mgmt doctor --json | jq \'.checks[] | select(.verdict != "ok")\'')
     .action(async (_o, cmd: Command) =>
       run(async (g) => {
@@ -256,6 +303,15 @@ keepalived's own retry/delay_before_retry already confirm a failure. In keepaliv
         return cronCommand(g, o);
       }, cmd),
     );
+
+  // --dc and --force are root options (for `-d NAME --dc DC`), so commander accepts them after any
+  // command: where they mean nothing, say so instead of ignoring them
+  program.hook('preAction', (_root, action) => {
+    const o = action.optsWithGlobals() as { dc?: string; force?: boolean };
+    const name = action.name();
+    if (o.force && !['vip-mgmt', 'delete'].includes(name)) throw new VipError('VIP_E_USAGE', `--force is for -d / delete (past the fleet's last-DC guard), not for ${name}`);
+    if (o.dc !== undefined && !['vip-mgmt', 'add', 'delete', 'render'].includes(name)) throw new VipError('VIP_E_USAGE', `--dc is for -a/-d (fleet holds) and render, not for ${name}`);
+  });
 
   // The root has an action (for -a/-d), so commander would answer a mistyped command with "too many
   // arguments"; the action reports it instead. Set after the subcommands exist: they copy this setting
@@ -304,7 +360,13 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   const run = async (h: Handler, cmd: Command): Promise<void> => {
     const g = globals(cmd);
     json = g.json;
-    process.exitCode = await h(g);
+    try {
+      process.exitCode = await h(g);
+    } finally {
+      // the fleet's gRPC channels would keep the process alive
+      const { runCleanups } = await import('./cleanup.js');
+      await runCleanups();
+    }
   };
   const program = buildProgram(run);
   program.exitOverride();

@@ -61,7 +61,14 @@ export async function renderCommand(deps: Deps, opts: RenderOptions): Promise<nu
     });
   }
   // This host's holds stay out of its own DC's snippet (other DCs' holds live on their hosts).
-  const holds = dc === config.dc ? (await deps.store.read()).holds : {};
+  const stored = dc === config.dc || config.fleet ? await deps.store.read() : null;
+  let holds = dc === config.dc ? stored!.holds : {};
+  if (config.fleet) {
+    // fleet holds of the rendered DC stay out too: reloading FRR from the file must not undo them
+    const { currentFleetHolds } = await import('./fleet.js');
+    const { fleetHoldsFor } = await import('../core/fleet.js');
+    holds = { ...fleetHoldsFor(dc, await currentFleetHolds(deps, stored!)), ...holds };
+  }
   const model = buildRenderModel(config, dc, byName, resolve(config.source), holds);
   const text = renderSnippet(template, model);
 

@@ -28,7 +28,14 @@ export async function statusCommand(deps: Deps, names: string[]): Promise<number
   const { config, speaker, store, log, out } = deps;
   const asked = names.length > 0 ? names : config.services.map((s) => s.name);
   const { resolved, errors } = await resolveAll(deps, asked);
-  const state = await store.read();
+  let state = await store.read();
+  if (config.fleet) {
+    // the fleet holds binding this DC show as holds (reason prefixed), the local one winning
+    const [{ currentFleetHolds }, { fleetHoldsFor }] = await Promise.all([import('./fleet.js'), import('../core/fleet.js')]);
+    const fleet = fleetHoldsFor(config.dc, await currentFleetHolds(deps, state));
+    const shown = Object.fromEntries(Object.entries(fleet).map(([p, h]) => [p, { ...h, reason: `fleet hold on dc ${config.dc}: ${h.reason}` }]));
+    state = { ...state, holds: { ...shown, ...state.holds } };
+  }
   const all: ResolvedName[] = [...resolved];
   for (const e of errors) {
     // A name that does not resolve right now still has VIPs we know of: use the watchdog's cached answer.

@@ -6,11 +6,12 @@ import { checkLabel, needsIpvs, type CheckResults } from '../core/checks.js';
 import type { CheckSample } from '../core/metrics.js';
 import type { IpvsTable } from '../core/ipvs.js';
 import type { PlannedChange } from '../core/plan.js';
-import type { Log, ResolvedName, RunLock, State } from '../core/types.js';
+import type { Log, ResolvedName, RunLock, RunningBgp, State } from '../core/types.js';
 import type { Deps } from './context.js';
 import { logHealing, readBack } from './change.js';
 import { healLost, mergeHealing } from '../core/journal.js';
 import { toVip } from '../core/prefix.js';
+import type { FleetHold } from '../core/fleet.js';
 
 /** The IPVS side of the watchdog: read and parse the table once; throws VIP_E_IPVS_UNREADABLE. */
 export interface IpvsPort {
@@ -87,6 +88,10 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
   // scheduler's latest outcomes), so a hung health endpoint never holds the lock.
   const checks = await cycleChecks(deps);
   const samples = checkSamples(deps, checks);
+  // Fleet holds, before the lock too: an etcd call that runs into its deadline never holds the lock.
+  const fleetMod = config.fleet ? await import('./fleet.js') : null;
+  const fleetRead: FleetHold[] | VipError | null = fleetMod ? await fleetMod.readFleetHolds(deps) : null;
+  let publish: { running: RunningBgp; state: State } | null = null;
 
   let lock: RunLock | null = null;
   if (!deps.opts.dryRun) {
@@ -123,7 +128,14 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
     // ExaBGP/GoBGP after a restart: the journal's routes they lost go back in this cycle's batch,
     // and the cycle decides on them as announced (core/journal.ts)
     const { running, heal } = speaker.stateless ? healLost(reported, state, config.vip_prefixes, now) : { running: reported, heal: [] };
-    const plan = planCycle({ config, resolved, ipvs, checks, running, state: { ...state, dns }, now });
+    const fleet = fleetMod && fleetRead ? fleetMod.fleetCycleInput(deps, fleetRead, state) : null;
+    const input = { config, resolved, ipvs, checks, running, state: { ...state, dns, ...(fleet?.cache ? { fleet: fleet.cache } : {}) }, now, ...(fleet ? { fleet: fleet.input } : {}) };
+    let plan = planCycle(input);
+    // the last-DC guard reads the published hosts only when a health-driven withdrawal is planned
+    if (fleetMod && fleet && plan.guardNeeded.length > 0) {
+      const guard = await fleetMod.cycleGuard(deps, fleetRead!);
+      if (guard) plan = planCycle({ ...input, fleet: { ...fleet.input, guard } });
+    }
     const batch = mergeHealing(heal, plan.changes);
     const healed = heal.filter((h) => batch.includes(h));
     emit(log, plan.events.filter((e) => e.level !== 'info'));
@@ -168,16 +180,29 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
       }
       for (const e of errors.filter((x) => x.code === 'VIP_E_VERIFY')) log.error({ vip: e.details.vip, code: e.code }, e.message);
     }
-    const anyOk = [...verified.values()].some(Boolean);
+    // a VIP the last-DC guard kept (demoted instead of withdrawn) is the guard's error, not a success
+    // that would make the exit code "partial"
+    const kept = new Set(errors.flatMap((e) => (e.code === 'VIP_E_POLICY_LAST_DC' || e.code === 'VIP_E_FLEET_UNAVAILABLE' ? ((e.details.prefixes as string[] | undefined) ?? []) : [])));
+    const anyOk = [...verified].some(([p, v]) => v && !kept.has(p));
     const announced = new Set(running.networks.map((n) => n.prefix));
+    const networks = new Map(running.networks.map((n) => [n.prefix, n.routeMap]));
     for (const c of plan.changes) {
       if (!verified.get(c.prefix)) continue;
       if (c.action === 'add') announced.add(c.prefix);
       else announced.delete(c.prefix);
+      if (c.action === 'add') networks.set(c.prefix, c.routeMap);
+      else networks.delete(c.prefix);
     }
+    publish = { running: { ...running, networks: [...networks].map(([prefix, routeMap]) => ({ prefix, routeMap })) }, state: plan.state };
     return { code: exitFor(errors, anyOk), changes: rowsOut(verified), errors, rows: plan.rows, announced, holds: new Set(Object.keys(plan.state.holds)), checks: samples };
   } finally {
     await lock?.release();
+    // after the lock: publishing never changes a route, and a slow etcd never holds the lock
+    // not when etcd just failed to answer: a second deadline would only lengthen the cycle
+    if (fleetMod && publish) {
+      if (fleetRead instanceof VipError) log.debug({}, 'not published to the fleet: etcd did not answer at the start of this cycle');
+      else await fleetMod.publishHost(deps, 'watchdog', publish.running, publish.state);
+    }
   }
 }
 
@@ -317,6 +342,12 @@ export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Prom
   }
   let checks = await scheduledChecks(deps, periodMs, requestCycle);
   deps = checks.deps;
+  // fleet mode: a fleet hold set or cleared anywhere asks for a cycle at once
+  const fleetMod = deps.config.fleet ? await import('./fleet.js') : null;
+  let watch = fleetMod ? await fleetMod.watchFleetHolds(deps, requestCycle).catch((e: Error) => {
+    deps.log.warn({}, `cannot watch the fleet holds: ${e.message}; cycles still read them`);
+    return null;
+  }) : null;
   deps.log.info({ every: opts.everyMs, schedule: opts.schedule }, `watchdog running ${opts.schedule ? `on schedule "${opts.schedule}"` : `every ${opts.everyMs} ms`}`);
   let dueAt = Date.now(); // the next periodic cycle; the first one at once
   try {
@@ -340,8 +371,15 @@ export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Prom
         try {
           const fresh = await opts.reload();
           checks.stop();
+          const old = deps.config;
           checks = await scheduledChecks(fresh, periodMs, requestCycle);
           deps = checks.deps;
+          if (watch || deps.config.fleet) {
+            await watch?.stop();
+            const mod = await import('./fleet.js');
+            await mod.closeFleet(old);
+            watch = await mod.watchFleetHolds(deps, requestCycle).catch(() => null);
+          }
           deps.log.info({}, `configuration reloaded from ${deps.config.source}`);
         } catch (e) {
           deps.log.error({}, `reload failed, keeping the previous configuration: ${(e as Error).message}`);
@@ -375,6 +413,7 @@ export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Prom
     }
   } finally {
     checks.stop();
+    await watch?.stop();
     process.off('SIGTERM', onStop);
     process.off('SIGINT', onStop);
     process.off('SIGHUP', onHup);

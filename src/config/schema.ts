@@ -203,6 +203,50 @@ const service = z.strictObject({
   checks: z.array(checkSchema).default([]),
 });
 
+/** An etcd endpoint: http(s)://host:port, nothing else (no path, no credentials). */
+const etcdEndpoint = z.string().superRefine((v, ctx) => {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `invalid endpoint "${printable(v)}" (expected e.g. https://10.0.0.1:2379)` });
+    return;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: `"${printable(v)}": an etcd endpoint is http:// or https://` });
+  if (u.username || u.password) ctx.addIssue({ code: 'custom', message: `"${printable(v)}": no credentials in the endpoint` });
+  if (!u.port) ctx.addIssue({ code: 'custom', message: `"${printable(v)}": give the port (etcd's client port is usually 2379)` });
+  if (u.pathname !== '/' && u.pathname !== '') ctx.addIssue({ code: 'custom', message: `"${printable(v)}": no path in an etcd endpoint` });
+});
+
+/** A host name as published in the fleet (a key segment): no "/" and nothing a terminal would act on. */
+const fleetHost = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a fleet host name is letters, digits, "_", "." or "-"');
+
+export const fleetSchema = z
+  .strictObject({
+    /** this host's name in the fleet; default: the hostname (config/load.ts fills it in) */
+    host: fleetHost.optional(),
+    etcd: z.strictObject({
+      endpoints: z.array(etcdEndpoint).min(1, 'at least one etcd endpoint is required'),
+      /** every key lives under this prefix, then v1/ (keys are versioned) */
+      prefix: z
+        .string()
+        .default('/vip-mgmt/')
+        .refine((p) => p.startsWith('/') && p.endsWith('/'), 'the prefix starts and ends with "/" (e.g. /vip-mgmt/)'),
+      /** a host's published state lives this long without a new run */
+      lease_ttl: durationWith({}).default(180_000).refine((ms) => ms >= 5000 && ms % 1000 === 0, 'lease_ttl is whole seconds, at least 5s (etcd leases count in seconds)'),
+      /** the deadline of every etcd call */
+      timeout: duration.default(2000),
+      tls: z.strictObject({ ca: z.string().min(1), cert: z.string().min(1).optional(), key: z.string().min(1).optional() }).optional(),
+    }),
+    /** last_dc: refuse a withdrawal that leaves a VIP announced by no healthy host anywhere */
+    guard: z.enum(['last_dc', 'none']).default('last_dc'),
+  })
+  .superRefine((f, ctx) => {
+    const tls = f.etcd.tls;
+    if (tls && Boolean(tls.cert) !== Boolean(tls.key)) ctx.addIssue({ code: 'custom', path: ['etcd', 'tls'], message: 'cert and key go together (a client certificate needs its key)' });
+    if (tls && f.etcd.endpoints.some((e) => e.startsWith('http:'))) ctx.addIssue({ code: 'custom', path: ['etcd', 'endpoints'], message: 'tls is set but an endpoint is http://; use https:// endpoints' });
+  });
+
 export const configSchema = z
   .strictObject({
     dc: dcName,
@@ -284,6 +328,8 @@ export const configSchema = z
         graceful: durationOrOff.default(0),
       })
       .prefault({}),
+    /** fleet mode (SPEC "Fleet mode"): absent = everything stays local */
+    fleet: fleetSchema.optional(),
     state_dir: z.string().default(DEFAULT_STATE_DIR),
     log: z
       .strictObject({

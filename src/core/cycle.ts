@@ -12,8 +12,9 @@ import type { IpvsTable } from './ipvs.js';
 import { ipvsVips, liveCounts, type LiveCount } from './live.js';
 import { dcPolicy, DRAIN_ROUTE_MAP, hostPrefixInside, outsidePrefixes, sortedTargets, type DcPolicy, type Target } from './policy.js';
 import { sortByVip, toVip } from './prefix.js';
-import type { Announcement, IpvsTrust, LogFields, ResolvedName, RunningBgp, SpeakerChange, State, Vip, WatchdogStateName, WatchdogVipState } from './types.js';
+import type { Announcement, Hold, IpvsTrust, LogFields, ResolvedName, RunningBgp, SpeakerChange, State, Vip, WatchdogStateName, WatchdogVipState } from './types.js';
 import type { Config } from '../config/load.js';
+import { guardMessage, lastDcGuard, type HostRecord } from './fleet.js';
 
 export type CycleConfig = Pick<Config, 'dc' | 'services' | 'vip_prefixes' | 'watchdog'>;
 
@@ -29,6 +30,19 @@ export interface CycleInput {
   running: RunningBgp;
   state: State;
   now: Date;
+  /** fleet mode (core/fleet.ts); absent: everything stays local */
+  fleet?: FleetCycleInput;
+}
+
+/** What the fleet adds to a cycle: the fleet holds that bind this DC (from etcd, or the cached ones
+ *  when etcd is unreachable) and what the last-DC guard knows. */
+export interface FleetCycleInput {
+  /** keyed by prefix; a local hold of the same prefix wins (its reason is shown) */
+  holds: Record<string, Hold>;
+  /** null: fleet.guard none. `unknown`: etcd could not be read, so the guard cannot be checked and
+   *  no health-driven withdrawal happens (kept, demoted where VIP-DRAIN exists). Else the published
+   *  hosts (leases alive) and who this host is. */
+  guard: null | { unknown: string } | { hosts: HostRecord[]; self: { dc: string; host: string } };
 }
 
 /** One VIP of the cycle, for logs, --json, metrics. */
@@ -65,6 +79,9 @@ export interface CyclePlan {
   /** what makes the cycle's exit code non-zero */
   errors: VipError[];
   policy: DcPolicy;
+  /** health-driven withdrawals the last-DC guard must see (fleet.guard last_dc): planned again with
+   *  the published hosts when not empty, so a quiet cycle never reads them */
+  guardNeeded: string[];
 }
 
 const IMPLAUSIBLE_SHARE = 0.5; // SPEC: "lost more than half of its virtual services"
@@ -150,12 +167,17 @@ export function planCycle(input: CycleInput): CyclePlan {
   const rows: CycleRow[] = [];
   const nextWatchdog: Record<string, WatchdogVipState> = ipvsKnown ? {} : { ...state.watchdog };
   const since = (p: string, s: WatchdogStateName) => (state.watchdog[p]?.state === s ? state.watchdog[p]!.since : now.toISOString());
-  const held = (p: string) => Object.hasOwn(state.holds, p);
+  const fleetHolds = input.fleet?.holds ?? {};
+  /** local or fleet: a hold is a hold; a local one wins where both exist (its drain, its reason) */
+  const holdOf = (p: string): Hold | undefined => (Object.hasOwn(state.holds, p) ? state.holds[p] : Object.hasOwn(fleetHolds, p) ? fleetHolds[p] : undefined);
+  const held = (p: string) => holdOf(p) !== undefined;
+  /** health-driven withdrawals, for the last-DC guard (holds always win; orphans follow the config) */
+  const guarded = new Set<string>();
   const demote = wd.down_action === 'demote';
   const canDrain = routeMaps.has(DRAIN_ROUTE_MAP);
   /** A graceful drain still in its first stage (announced with VIP-DRAIN until its deadline). */
   const draining = (p: string) => {
-    const d = held(p) ? state.holds[p]!.drain : undefined;
+    const d = Object.hasOwn(state.holds, p) ? state.holds[p]!.drain : undefined;
     return d && Date.parse(d.until) > now.getTime() ? d : undefined;
   };
   /** What a hold wants of a VIP: during a graceful drain, announced with VIP-DRAIN; else withdrawn. */
@@ -168,7 +190,7 @@ export function planCycle(input: CycleInput): CyclePlan {
       return { action: 'none', why, routeMap: rm };
     }
     if (!conf.has(p)) return { action: 'none', why: 'held for maintenance', routeMap: null };
-    const finished = state.holds[p]!.drain ? 'graceful drain finished' : 'held for maintenance';
+    const finished = state.holds[p]?.drain ? 'graceful drain finished' : Object.hasOwn(state.holds, p) ? 'held for maintenance' : `fleet hold on dc ${config.dc}: ${holdOf(p)!.reason}`;
     return { action: 'delete', why: finished, routeMap: rm, line: `${vip.address} is held for maintenance > delete route` };
   };
 
@@ -223,8 +245,10 @@ export function planCycle(input: CycleInput): CyclePlan {
         events.push({ level: 'error', fields: { vip: t.vip.address, code: err.code }, msg: err.message });
       }
       change = { action: 'delete', why: d.why, routeMap: rm, line: `${counted} > delete route` };
+      guarded.add(p);
     } else if (rm === DRAIN_ROUTE_MAP && !demote && d.next.state === 'down') {
       change = { action: 'delete', why: `${d.why}; demoted, and down_action is withdraw`, routeMap: rm, line: `${counted} > delete route` };
+      guarded.add(p);
     } else change = { action: 'none', why: d.why, routeMap: rm };
     if (change.action === 'add' && change.routeMap && !routeMaps.has(change.routeMap)) {
       const err = new VipError('VIP_E_POLICY_ROUTEMAP', `route-map ${change.routeMap} does not exist: not announcing ${p} (load the rendered snippet)`, { vip: t.vip.address });
@@ -243,15 +267,44 @@ export function planCycle(input: CycleInput): CyclePlan {
     };
   }
 
+  // 3b. The last-DC guard: a health-driven withdrawal that would leave a VIP announced by no healthy
+  //     host anywhere keeps the route, demoted with VIP-DRAIN where it exists, and is an error.
+  const guard = input.fleet?.guard ?? null;
+  if (guard && guarded.size > 0) {
+    const refused =
+      'unknown' in guard
+        ? [...guarded].sort().map((prefix) => ({ prefix, leaving: [], others: [] }))
+        : lastDcGuard(guard.hosts, [...guarded], (h) => h.dc === guard.self.dc && h.host === guard.self.host, () => true);
+    if (refused.length > 0) {
+      const kept = new Set(refused.map((r) => r.prefix));
+      for (const [i, r] of rows.entries()) {
+        if (!kept.has(r.vip.prefix) || r.action !== 'delete') continue;
+        const rm = conf.get(r.vip.prefix) ?? null;
+        const why = 'unknown' in guard ? 'fleet guard cannot be checked (etcd unreachable): kept' : 'last healthy announcer in the fleet: kept';
+        rows[i] =
+          canDrain && rm !== DRAIN_ROUTE_MAP
+            ? { ...r, action: 'add', routeMap: DRAIN_ROUTE_MAP, why: `${r.why}; ${why}, demoted`, line: `${r.line!.replace(/ > delete route$/, '')} > demote route (${why})` }
+            : { ...r, action: 'none', routeMap: rm, why: `${r.why}; ${why}`, line: undefined };
+      }
+      const how = canDrain ? 'Kept, demoted with route-map VIP-DRAIN.' : `Kept announced (route-map ${DRAIN_ROUTE_MAP} does not exist to demote it).`;
+      const err =
+        'unknown' in guard
+          ? new VipError('VIP_E_FLEET_UNAVAILABLE', `${guard.unknown}: the last-DC guard cannot be checked, so ${[...kept].join(', ')} ${kept.size === 1 ? 'is' : 'are'} not withdrawn. ${how}`, { prefixes: [...kept] })
+          : new VipError('VIP_E_POLICY_LAST_DC', guardMessage(refused, how), { prefixes: [...kept] });
+      errors.push(err);
+      events.push({ level: 'error', fields: { code: err.code, dc: config.dc }, msg: err.message });
+    }
+  }
+
   // 4. What is configured but no longer a target: holds always win; what this tool announced is
   //    withdrawn once it has stayed out of the policy for `settle` believed cycles (never orphaned).
   const isTarget = (p: string) => policy.targets.has(p);
   const inside = (p: string) => hostPrefixInside(p, config.vip_prefixes);
-  for (const p of Object.keys(state.holds)) {
+  for (const p of new Set([...Object.keys(state.holds), ...Object.keys(fleetHolds)])) {
     if (isTarget(p) || !conf.has(p) || !inside(p)) continue;
     const vip = toVip(p.split('/')[0]!);
     const change = holdChange(vip, p);
-    if (change.action !== 'none') rows.push({ vip, names: state.holds[p]!.names, live: null, state: 'held', ...change });
+    if (change.action !== 'none') rows.push({ vip, names: holdOf(p)!.names, live: null, state: 'held', ...change });
   }
   let unresolvedSaid = false;
   for (const [p, a] of Object.entries(announced)) {
@@ -322,6 +375,6 @@ export function planCycle(input: CycleInput): CyclePlan {
     announced: Object.fromEntries(Object.entries(nextAnnounced).sort(([a], [b]) => (a < b ? -1 : 1))),
     ...(trust ? { ipvs: trust } : {}),
   };
-  return { rows: sortByVip(rows, (r) => r.vip), changes, state: nextState, events, errors, policy };
+  return { rows: sortByVip(rows, (r) => r.vip), changes, state: nextState, events, errors, policy, guardNeeded: [...guarded].sort() };
 }
 

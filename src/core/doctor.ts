@@ -491,6 +491,59 @@ export function configCheck(path: string, r: { services: number; dc: string } | 
   return ok('config', title, `${path} (dc ${r.dc}, ${r.services} service${r.services === 1 ? '' : 's'})`);
 }
 
+// ---- fleet (etcd) ------------------------------------------------------------------------------------
+
+export interface FleetProbe {
+  endpoints: { endpoint: string; ok: boolean; version?: string; leader?: string; memberId?: string; skewMs?: number | null; error?: string }[];
+  /** a linearizable read of the fleet: proves a quorum answers; how many host records it saw */
+  read: { ms: number; hosts: number; holds: number; self: boolean } | { error: Failure };
+  host: string;
+  dc: string;
+  leaseTtlMs: number;
+  /** TLS files: days left (negative: expired), or why they could not be read */
+  certs: { role: 'ca' | 'cert'; path: string; days?: number; validTo?: string; error?: string }[];
+}
+
+/** Clock skew worth a warning: the Date header has 1 s resolution, so below 2 s is noise. */
+export const SKEW_WARN_MS = 2000;
+export const CERT_WARN_DAYS = 30;
+
+/** doctor's fleet checks: each endpoint, the quorum, clock skew against the members, this host's
+ *  record, certificate expiry. */
+export function fleetChecks(p: FleetProbe): Check[] {
+  const out: Check[] = [];
+  for (const e of p.endpoints) {
+    const id = `etcd:${e.endpoint}`;
+    if (e.ok) out.push(ok(id, `etcd member ${e.endpoint}`, `etcd ${e.version}, member ${e.memberId}, ${e.leader && e.leader !== '0' ? `leader ${e.leader}` : 'NO LEADER'}`));
+    else out.push(bad('warn', id, `etcd member ${e.endpoint}`, e.error ?? 'no answer', 'check that the member runs and this host reaches it (the fleet works while a quorum does)'));
+  }
+  const n = p.endpoints.length;
+  const up = p.endpoints.filter((e) => e.ok && e.leader && e.leader !== '0').length;
+  if ('error' in p.read) {
+    out.push(bad('fail', 'etcd-quorum', 'etcd quorum', `${up} of ${n} members answer with a leader; a linearizable read failed: ${p.read.error.message}`, 'bring members back until a majority runs (fleet writes exit 8 meanwhile; routes are not changed because of it)'));
+  } else {
+    out.push(ok('etcd-quorum', 'etcd quorum', `${up} of ${n} members answer with a leader; a linearizable read took ${Math.round(p.read.ms)} ms (${p.read.hosts} hosts, ${p.read.holds} fleet holds)`));
+    if (p.read.self) out.push(ok('fleet-record', 'this host in the fleet', `${p.dc}/${p.host} is published`));
+    else out.push(bad('warn', 'fleet-record', 'this host in the fleet', `${p.dc}/${p.host} has no live record (never published, or its lease of ${p.leaseTtlMs / 1000}s ran out)`, 'run vip-mgmt watchdog (the cron entry or the daemon publishes every cycle)'));
+  }
+  const skews = p.endpoints.filter((e) => typeof e.skewMs === 'number') as { endpoint: string; skewMs: number }[];
+  if (skews.length > 0) {
+    const worst = skews.reduce((a, b) => (Math.abs(b.skewMs) > Math.abs(a.skewMs) ? b : a));
+    const text = `largest offset ${(worst.skewMs / 1000).toFixed(1)} s against ${worst.endpoint} (HTTP Date header, 1 s resolution)`;
+    if (Math.abs(worst.skewMs) < SKEW_WARN_MS) out.push(ok('clock-skew', 'clock against the etcd members', text));
+    else out.push(bad(Math.abs(worst.skewMs) > p.leaseTtlMs / 4 ? 'fail' : 'warn', 'clock-skew', 'clock against the etcd members', text, 'run NTP (chrony, systemd-timesyncd): status --fleet compares last-seen times across hosts'));
+  }
+  for (const c of p.certs) {
+    const id = `tls-${c.role}`;
+    const title = `TLS ${c.role === 'ca' ? 'CA certificate' : 'client certificate'} ${c.path}`;
+    if (c.error !== undefined || c.days === undefined) out.push(bad('fail', id, title, c.error ?? 'unreadable', 'fix fleet.etcd.tls'));
+    else if (c.days < 0) out.push(bad('fail', id, title, `expired on ${c.validTo}`, 'renew it'));
+    else if (c.days < CERT_WARN_DAYS) out.push(bad('warn', id, title, `expires in ${Math.floor(c.days)} days (${c.validTo})`, 'renew it'));
+    else out.push(ok(id, title, `valid until ${c.validTo} (${Math.floor(c.days)} days)`));
+  }
+  return out;
+}
+
 // ---- result -----------------------------------------------------------------------------------------
 
 export interface DoctorReport {

@@ -31,6 +31,12 @@ const stateSchema = z.object({
   dns: z.record(z.string(), dnsSchema),
   announced: z.record(z.string(), announcedSchema).optional(),
   ipvs: z.object({ services: count, distrusted: count }).optional(),
+  fleet: z
+    .object({
+      holds: z.array(z.object({ v: z.literal(1), dc: text, name: text, prefixes: z.array(text), reason: text, by: text, since: text, forced: z.boolean().optional() })),
+      fetched: text,
+    })
+    .optional(),
 });
 
 const KEYED = { holds: isPrefixKey, watchdog: isPrefixKey, announced: isPrefixKey, dns: isNameKey } as const;

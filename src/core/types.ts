@@ -152,6 +152,9 @@ export interface State {
   /** keyed by prefix; absent in files written before v2 of the contract */
   announced?: Record<string, Announcement>;
   ipvs?: IpvsTrust;
+  /** fleet mode: the fleet holds last read from etcd (all DCs), so that a cycle with etcd
+   *  unreachable goes on enforcing them; `fetched` is when they were read */
+  fleet?: { holds: import('./fleet.js').FleetHold[]; fetched: string };
 }
 
 /** The run lock as held by this process. */

@@ -288,3 +288,28 @@ test('bgp.speaker takes bird, exabgp and gobgp, each with its own keys and defau
   const bad = validateConfig({ ...base, bgp: { speaker: 'exabgp', exabgp: { pipename: '../x' }, gobgp: { api: 'localhost' }, bird: { include: 'rel.conf', sock: 1 } } });
   assert.deepEqual(bad.problems.map((p) => p.path).sort(), ['bgp.bird.include', 'bgp.bird.sock', 'bgp.exabgp.pipename', 'bgp.gobgp.api']);
 });
+
+test('fleet: absent = local only; present: defaults filled in (prefix, lease 180s, timeout 2s, guard last_dc)', () => {
+  assert.equal(parseConfigText(GOOD).config!.fleet, undefined);
+  const { config, problems } = parseConfigText(`${GOOD}fleet: { host: lb1.par1, etcd: { endpoints: ["http://198.51.100.1:2379"] } }\n`);
+  assert.deepEqual(problems, []);
+  assert.deepEqual(config!.fleet, { host: 'lb1.par1', etcd: { endpoints: ['http://198.51.100.1:2379'], prefix: '/vip-mgmt/', lease_ttl: 180_000, timeout: 2000 }, guard: 'last_dc' });
+});
+
+test('fleet: every problem with its path (endpoints, prefix, lease_ttl, guard, tls pairs, host)', () => {
+  const { config, problems } = parseConfigText(`${GOOD}fleet:
+  host: "lb1/par1"
+  etcd: { endpoints: ["ftp://198.51.100.1:2379", "http://198.51.100.2:2379/v3", "http://198.51.100.3"], prefix: vip-mgmt, lease_ttl: 1500ms }
+  guard: always
+`);
+  assert.equal(config, undefined);
+  const paths = problems.map((p) => p.path);
+  for (const want of ['fleet.host', 'fleet.etcd.endpoints[0]', 'fleet.etcd.endpoints[1]', 'fleet.etcd.endpoints[2]', 'fleet.etcd.prefix', 'fleet.etcd.lease_ttl', 'fleet.guard']) {
+    assert.ok(paths.includes(want), `${want} in ${JSON.stringify(problems)}`);
+  }
+  const tls = parseConfigText(`${GOOD}fleet: { etcd: { endpoints: ["http://198.51.100.1:2379"], tls: { ca: /etc/ca.pem, cert: /etc/c.pem } } }\n`);
+  assert.deepEqual(
+    tls.problems.map((p) => p.path).sort(),
+    ['fleet.etcd.endpoints', 'fleet.etcd.tls'],
+  );
+});
