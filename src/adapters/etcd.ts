@@ -13,6 +13,8 @@
 // - The deadline is ours (Promise.race) and gRPC's (per call), since etcd3 retries a failed call
 //   on another endpoint under its own policy: the race bounds the whole, whatever etcd3 retries.
 // - gRPC's 4 MiB receive limit is raised: 200 hosts x 1,000 VIPs is about 15 MiB of records.
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { VipError, type ErrorCode } from '../core/errors.js';
@@ -311,11 +313,11 @@ export async function probeMembers(cfg: FleetEtcdConfig, now: () => number = Dat
 /** This host's clock minus the member's, from the Date header of GET /version (Go's net/http sets it). */
 async function httpSkew(endpoint: string, cfg: FleetEtcdConfig, now: () => number): Promise<number | null> {
   const url = new URL('/version', endpoint);
-  const mod = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const get = url.protocol === 'https:' ? httpsGet : httpGet;
   const t0 = now();
   const date = await new Promise<string | undefined>((res, rej) => {
     const tls = cfg.tls && url.protocol === 'https:' ? { ca: readFileSync(cfg.tls.ca), ...(cfg.tls.cert ? { cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key!) } : {}) } : {};
-    const req = mod.get(url, { timeout: cfg.timeout, ...tls }, (r) => {
+    const req = get(url, { timeout: cfg.timeout, ...tls }, (r) => {
       r.resume();
       res(r.headers.date);
     });
