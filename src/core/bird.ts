@@ -27,6 +27,7 @@ import { computedRouteMaps, prependsOf, routeMapName, DRAIN_ROUTE_MAP, type Prep
 import { normalisePrefix } from './prefix.js';
 import type { BgpNeighbor } from './doctor.js';
 import type { BgpNetwork, PrefixState, RunningBgp, SpeakerChange } from './types.js';
+import type { RenderDifference } from './render.js';
 
 export const BIRD_FILTER = 'vip_mgmt_export';
 const PROTO_PREFIX = 'vip_mgmt_';
@@ -56,7 +57,7 @@ export type BirdRoutes = Map<string, string>;
 
 /** The include file for ROUTES (prefix -> route-map) of local AS ASN. Throws TypeError for a route-map
  *  without a prepend count (the policy never plans one). */
-export function birdInclude(asn: number, routes: ReadonlyMap<string, string>, rule: PrependRule): string {
+export function birdInclude(asn: number, routes: ReadonlyMap<string, string>, rule: PrependRule, comments: readonly string[] = []): string {
   const maps = includeRouteMaps(rule);
   for (const rm of new Set(routes.values())) {
     if (prependsOf(rm, rule) === null) throw new TypeError(`no AS path for route-map ${rm}`);
@@ -67,7 +68,7 @@ export function birdInclude(asn: number, routes: ReadonlyMap<string, string>, ru
     const proto = birdProtocolOf(rm, familyOf(prefix))!;
     (byProto.get(proto) ?? byProto.set(proto, []).get(proto)!).push(prefix);
   }
-  const lines = [HEADER, `# local AS ${asn}; prepends per route-map from prepend.base ${rule.base} and ${rule.datacenters} datacenters (vip-mgmt render prints this file)`, ''];
+  const lines = [HEADER, `# local AS ${asn}; prepends per route-map from prepend.base ${rule.base} and ${rule.datacenters} datacenters (vip-mgmt render prints this file)`, ...comments.map((c) => `# ${c.replace(/[\u0000-\u001f\u007f]/g, '?')}`), ''];
   for (const rm of maps) {
     for (const f of [4, 6] as const) {
       const proto = birdProtocolOf(rm, f)!;
@@ -321,6 +322,29 @@ export function birdPrefixStates(routes: readonly BirdRoute[], prefixes: readonl
   for (const p of prefixes) {
     const r = ours.get(p);
     out.set(p, { prefix: p, inTable: r !== undefined, valid: r !== undefined, best: r?.best ?? false, advertisedTo: r?.best ? up(familyOf(p)) : 0 });
+  }
+  return out;
+}
+
+/** render --check for BIRD: the routes the rendered include holds against the ones BIRD runs
+ *  (readRunning), as differences in the include's terms (+ rendered only, - running only). */
+export function diffBirdRoutes(rendered: ReadonlyMap<string, string>, running: readonly BgpNetwork[]): RenderDifference[] {
+  const have = new Map(running.map((n) => [n.prefix, n.routeMap]));
+  const out: RenderDifference[] = [];
+  const line = (prefix: string, rm: string | null) => ({
+    kind: 'network' as const,
+    context: [`protocol static ${(rm && birdProtocolOf(rm, familyOf(prefix))) ?? '?'}`],
+    line: `route ${prefix} blackhole;`,
+    prefix,
+  });
+  for (const [prefix, rm] of [...rendered].sort(([a], [b]) => comparePrefixes(a, b))) {
+    const now = have.get(prefix);
+    if (now === rm) continue;
+    if (now !== undefined) out.push({ action: 'remove', ...line(prefix, now) });
+    out.push({ action: 'add', ...line(prefix, rm) });
+  }
+  for (const n of [...running].sort((a, b) => comparePrefixes(a.prefix, b.prefix))) {
+    if (!rendered.has(n.prefix)) out.push({ action: 'remove', ...line(n.prefix, n.routeMap) });
   }
   return out;
 }

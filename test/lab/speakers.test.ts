@@ -7,7 +7,8 @@
 // to add one.
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBgpLab, FRR_LAB_COMMANDS, type BgpLab, type RouterRoute } from './frr.ts';
@@ -188,6 +189,36 @@ for (const sp of SPEAKERS) {
       await lab.waitRoute(P4, announcedWith(PATH));
       await lab.waitRoute(P6, announcedWith(PATH));
     });
+
+    if (sp.kind === 'bird') {
+      test('bird: render prints the include vip-mgmt wrote, bird -p parses it, render --check is in sync', async (t) => {
+        if (!gate(t)) return;
+        const include = (lab.lbs.par1!.speaker.bgp as { bird: { include: string } }).bird.include;
+        const r = await cli('render');
+        assert.equal(r.code, 0, describeRun(r));
+        assert.equal(`${r.stdout.replace(/\n$/, '')}\n`, await readFile(include, 'utf8'));
+        // the include on its own in a configuration bird -p checks (one protocol of the operator's)
+        const conf = join(dir, 'render-check.conf');
+        const rendered = join(dir, 'rendered.conf');
+        await writeFile(rendered, r.stdout);
+        await writeFile(conf, `router id 192.0.2.254;\ninclude "${rendered}";\nprotocol bgp x { local as ${PAR1}; neighbor 198.51.100.9 as 65000; ipv4 { import none; export filter vip_mgmt_export; }; }\n`);
+        execFileSync('bird', ['-p', '-c', conf]);
+        const c = await cli('render', '--check');
+        assert.equal(c.code, 0, describeRun(c));
+        assert.match(c.stdout, /in sync/);
+      });
+
+      test('bird: a BIRD restart keeps the routes (it reads the include again), no run needed', async (t) => {
+        if (!gate(t)) return;
+        await lab.killBgpd('par1');
+        await lab.startBgpd('par1');
+        await lab.waitEstablished();
+        await lab.waitRoute(P4, announcedWith(PATH));
+        await lab.waitRoute(P6, announcedWith(PATH));
+        const s = await cli('status', '--json');
+        assert.deepEqual(jsonOf<StatusJson>(s).vips.map((v) => `${v.prefix} ${v.announced} ${v.routeMap}`), [`${P4} true VIP-RANK-${RANK}`, `${P6} true VIP-RANK-${RANK}`]);
+      });
+    }
 
     if (sp.stateless) {
       test('a daemon restart loses every route; the next watchdog cycle re-announces them from state', async (t) => {
