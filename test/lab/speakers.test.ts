@@ -120,6 +120,7 @@ for (const sp of SPEAKERS) {
         assert.equal(check(d, id).verdict, 'ok', `${id}: ${JSON.stringify(check(d, id))}`);
       }
       assert.match(check(d, 'neighbor:198.51.100.2').detail, /AS 65000, Established/);
+      if (sp.kind === 'bird') assert.match(check(d, 'bird-include').detail, /2 routes; 2 BGP protocols export with vip_mgmt_export/, JSON.stringify(check(d, 'bird-include')));
     });
 
     test('-d withdraws at the router and sets the hold; status agrees; -a restores', async (t) => {
