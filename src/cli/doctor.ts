@@ -6,6 +6,7 @@ import { networkInterfaces } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { loadConfig, type Config } from '../config/load.js';
 import { isVipError } from '../core/errors.js';
+import { prependRuleOf } from '../core/policy.js';
 import {
   asnCheck,
   bgpdCheck,
@@ -94,7 +95,7 @@ async function speakerChecks(
   checks.push(routeMapCheck(config, running));
   if (ctx.dialect === 'bird') {
     const { createBirdSpeaker } = await import('../adapters/bird.js');
-    const prepend = { base: config.prepend.base, datacenters: Object.keys(config.datacenters).length };
+    const prepend = prependRuleOf(config);
     const bird = createBirdSpeaker({ asn: config.datacenters[config.dc]!.asn, prepend, timeoutMs: config.bgp.timeout, daemon: config.bgp.bird });
     try {
       checks.push(birdIncludeCheck(await bird.includeReport()));

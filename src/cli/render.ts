@@ -1,6 +1,7 @@
 // `render [--dc NAME] [--check]`: resolve every service, render the DC's FRR snippet from its template, or diff it against the running config.
 import { resolve } from 'node:path';
 import { EXIT, VipError } from '../core/errors.js';
+import { prependRuleOf } from '../core/policy.js';
 import { buildRenderModel, diffRendered, findConflicts, formatDifferences, renderSnippet, type RenderDifference, type RenderModel } from '../core/render.js';
 import type { State } from '../core/types.js';
 import { resolveAll } from './change.js';
@@ -109,7 +110,7 @@ async function renderBird(deps: Deps, opts: RenderOptions, model: RenderModel): 
   const { config, out } = deps;
   const { birdInclude, diffBirdRoutes } = await import('../core/bird.js');
   const routes = new Map(model.vips.map((v) => [v.prefix, v.routeMap]));
-  const rule = { base: config.prepend.base, datacenters: Object.keys(config.datacenters).length };
+  const rule = prependRuleOf(config);
   const held = model.held.map((h) => `held, left out: ${h.prefix} (${h.routeMap}) by ${h.by} since ${h.since}: ${h.reason}`);
   const text = birdInclude(model.asn, routes, rule, held);
   if (!opts.check) {

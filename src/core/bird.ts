@@ -170,7 +170,7 @@ export function birdReplyError(r: BirdReply): string | null {
 export function birdConfigureOutcome(r: BirdReply): { ok: true; message: string } | { ok: false; message: string } {
   const err = birdReplyError(r);
   if (err) return { ok: false, message: err };
-  if (r.codes.some((c) => c === 3 || c === 4 || c === 5 || c === 20)) return { ok: true, message: r.lines[r.lines.length - 1] ?? '' };
+  if (r.codes.some((c) => c === 3 || c === 4 || c === 5)) return { ok: true, message: r.lines[r.lines.length - 1] ?? '' };
   return { ok: false, message: r.lines.join(' ').trim() || 'no answer' };
 }
 
