@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createBgpLab, FRR_LAB_COMMANDS, type BgpLab, type RouterRoute } from './frr.ts';
 import { startDnsmasq, type LabDns } from './dnsmasq.ts';
 import { describeRun, jsonOf, labConfig, runCli, writeConfig } from './cli.ts';
@@ -218,6 +218,29 @@ for (const sp of SPEAKERS) {
         await lab.waitRoute(P6, announcedWith(PATH));
         const s = await cli('status', '--json');
         assert.deepEqual(jsonOf<StatusJson>(s).vips.map((v) => `${v.prefix} ${v.announced} ${v.routeMap}`), [`${P4} true VIP-RANK-${RANK}`, `${P6} true VIP-RANK-${RANK}`]);
+      });
+
+      test('bird: a configure BIRD rejects is exit 1 naming BIRD\'s error; the previous include is back and BIRD keeps announcing', async (t) => {
+        if (!gate(t)) return;
+        const include = (lab.lbs.par1!.speaker.bgp as { bird: { include: string } }).bird.include;
+        const conf = join(dirname(include), 'bird.conf');
+        const good = await readFile(conf, 'utf8');
+        const before = await readFile(include, 'utf8');
+        await writeFile(conf, `${good}this is not bird syntax;\n`);
+        try {
+          const other = '2001:db8::82';
+          const a = await cli('-a', other, '--json');
+          assert.equal(a.code, 1, describeRun(a));
+          assert.match(a.stderr, /BIRD rejected the new configuration .*syntax error.*the previous .*vip-mgmt\.conf is back in place/);
+          assert.equal(await readFile(include, 'utf8'), before);
+          await lab.waitRoute(P4, announcedWith(PATH));
+          assert.equal(gone(await lab.routerRoute(`${other}/128`)), true);
+        } finally {
+          await writeFile(conf, good);
+        }
+        // the failed -a left it in the journal (state first): -d takes it out (last bird test: its hold stays)
+        const d = await cli('-d', '2001:db8::82', '--reason', 'cleanup');
+        assert.equal(d.code, 0, describeRun(d));
       });
     }
 
