@@ -12,6 +12,7 @@ import {
   birdProtocolOf,
   birdProtocolsWithoutFilter,
   birdUnreachable,
+  diffBirdRoutes,
   parseBirdInclude,
   parseBirdProtocols,
   parseBirdReply,
@@ -133,4 +134,28 @@ test('birdc -v replies: configure accepted, rejected with the message, and an un
   assert.equal(birdUnreachable('Unable to connect to server control socket (/x.ctl): No such file or directory'), true);
   assert.equal(birdUnreachable('Unable to connect to server control socket (/x.ctl): Permission denied'), true);
   assert.equal(birdUnreachable('8002 syntax error'), false);
+});
+
+test('render --check for BIRD: rendered routes against the ones BIRD runs, a changed route-map as - then +', () => {
+  const rendered = new Map([['192.0.2.1/32', 'VIP-RANK-0'], ['192.0.2.2/32', 'VIP-RANK-1'], ['2001:db8::1/128', 'VIP-RANK-0']]);
+  const running = [
+    { prefix: '192.0.2.1/32', routeMap: 'VIP-RANK-0' },
+    { prefix: '192.0.2.2/32', routeMap: 'VIP-DRAIN' },
+    { prefix: '192.0.2.9/32', routeMap: 'VIP-RANK-1' },
+  ];
+  const d = diffBirdRoutes(rendered, running);
+  assert.deepEqual(d.map((x) => `${x.action} ${x.context[0]} ${x.line}`), [
+    'remove protocol static vip_mgmt_drain_v4 route 192.0.2.2/32 blackhole;',
+    'add protocol static vip_mgmt_rank1_v4 route 192.0.2.2/32 blackhole;',
+    'add protocol static vip_mgmt_rank0_v6 route 2001:db8::1/128 blackhole;',
+    'remove protocol static vip_mgmt_rank1_v4 route 192.0.2.9/32 blackhole;',
+  ]);
+  assert.deepEqual(diffBirdRoutes(rendered, [...rendered].map(([prefix, routeMap]) => ({ prefix, routeMap }))), []);
+});
+
+test('held VIPs as comments in the include: one line each, control characters made harmless', () => {
+  const text = birdInclude(64512, new Map(), RULE, ['held, left out: 192.0.2.1/32 (VIP-RANK-0) by ops: "x\nprotocol static evil { ipv4; }"']);
+  assert.equal(text.split('\n').filter((l) => l.includes('evil')).length, 1);
+  assert.match(text, /^# held, left out: 192\.0\.2\.1\/32/m);
+  assert.deepEqual(parseBirdInclude(text), new Map());
 });
