@@ -15,9 +15,10 @@
 // The read-back (snapshot) is BIRD's table again: what the verification of every command sees.
 //
 // readRunning: networks are vip-mgmt's static routes BIRD runs, each with the route-map of the
-// protocol that holds it; asn is the Local AS of BIRD's BGP protocols; routeMaps are the
-// VIP-RANK-n / VIP-DRAIN whose protocols BIRD runs (the filter is in the same file, so it came
-// with them).
+// protocol that holds it, checked against the AS path BIRD exports (`show route export NAME all`,
+// after vip_mgmt_export); asn is the Local AS of BIRD's BGP protocols; routeMaps are every
+// VIP-RANK-n / VIP-DRAIN (the include written in the same apply defines them). lookup's advertisedTo
+// is the number of Established BGP protocols BIRD exports the route to: BIRD's own answer.
 //
 // Choices (BIRD 2.0.12, lab numbers in BENCHMARKS.md):
 // - birdc, not the control socket spoken directly: it is BIRD's documented client, a C program that
@@ -30,6 +31,7 @@ import { VipError } from '../core/errors.js';
 import {
   applyBirdChanges,
   birdConfigureOutcome,
+  birdEstablished,
   birdInclude,
   birdNeighbors,
   birdNetworks,
@@ -43,6 +45,7 @@ import {
   parseBirdRoutes,
   runningFromBird,
   BIRD_FILTER,
+  type BirdExports,
   type BirdProtocol,
   type BirdRoute,
 } from '../core/bird.js';
@@ -122,10 +125,33 @@ export function createBirdSpeaker(opts: DaemonSpeakerOptions<BirdSettings>): Bir
   };
   const protocols = async (action: string): Promise<BirdProtocol[]> => parseBirdProtocols((await run('read', SHOW_PROTOCOLS, action)).lines);
 
-  const readRunning = async (): Promise<RunningBgp> => {
-    const action = 'read what BIRD announces';
+  /** What BIRD exports to each Established BGP protocol, after the export filter (the AS path the
+   *  router gets, less BGP's own AS). A protocol whose channel went down meanwhile exports nothing. */
+  const exports = async (p: BirdProtocol[], action: string): Promise<BirdExports> => {
+    const names = birdEstablished(p);
+    const lists = await Promise.all(
+      names.map(async (name) => {
+        try {
+          return parseBirdRoutes((await run('read', ['show', 'route', 'export', name, 'all', ...SHOW_OURS.slice(2)], action)).lines);
+        } catch (e) {
+          // "9001 No valid tables": the channel went down between the two reads
+          if (e instanceof VipError && /answered "No valid tables"/.test(e.message)) return [];
+          throw e;
+        }
+      }),
+    );
+    return new Map(names.map((n, i) => [n, lists[i]!]));
+  };
+
+  /** vip-mgmt's routes, the protocols and the exports: what readRunning, lookup and snapshot are made of. */
+  const readAll = async (action: string) => {
     const [r, p] = await Promise.all([routes(action), protocols(action)]);
-    return runningFromBird(r.routes, p, prepend, r.text);
+    return { ...r, protocols: p, exports: await exports(p, action) };
+  };
+
+  const readRunning = async (): Promise<RunningBgp> => {
+    const a = await readAll('read what BIRD announces');
+    return runningFromBird(a.routes, a.protocols, prepend, a.text, a.exports);
   };
 
   const wanted = (prefixes: string[]) =>
@@ -182,14 +208,12 @@ export function createBirdSpeaker(opts: DaemonSpeakerOptions<BirdSettings>): Bir
   return {
     readRunning,
     async lookup(prefixes): Promise<Map<string, PrefixState>> {
-      const action = `look up ${prefixes.length} prefixes`;
-      const [r, p] = await Promise.all([routes(action), protocols(action)]);
-      return birdPrefixStates(r.routes, wanted(prefixes), p);
+      const a = await readAll(`look up ${prefixes.length} prefixes`);
+      return birdPrefixStates(a.routes, wanted(prefixes), a.exports);
     },
     async snapshot(prefixes) {
-      const action = `read back ${prefixes.length} prefixes`;
-      const [r, p] = await Promise.all([routes(action), protocols(action)]);
-      return { running: runningFromBird(r.routes, p, prepend, r.text), table: birdPrefixStates(r.routes, wanted(prefixes), p) };
+      const a = await readAll(`read back ${prefixes.length} prefixes`);
+      return { running: runningFromBird(a.routes, a.protocols, prepend, a.text, a.exports), table: birdPrefixStates(a.routes, wanted(prefixes), a.exports) };
     },
     async apply(asn, changes) {
       if (changes.length === 0) return;

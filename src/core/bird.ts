@@ -23,7 +23,7 @@
 // - A rejected `configure` leaves the previous configuration running.
 // - BIRD prepends its own AS on eBGP export, like FRR: `bgp_path.prepend(AS)` once gives AS AS.
 // - A blackhole static route is exported over eBGP with BIRD itself as next hop.
-import { computedRouteMaps, prependsOf, routeMapName, DRAIN_ROUTE_MAP, type PrependRule } from './policy.js';
+import { computedRouteMaps, prependsOf, routeMapName, routeMapOfPrepends, DRAIN_ROUTE_MAP, type PrependRule } from './policy.js';
 import { normalisePrefix } from './prefix.js';
 import type { BgpNeighbor } from './doctor.js';
 import type { BgpNetwork, PrefixState, RunningBgp, SpeakerChange } from './types.js';
@@ -184,8 +184,11 @@ export interface BirdRoute {
   proto: string;
   /** BIRD's primary (best) route for the prefix ("*") */
   best: boolean;
-  /** not "unreachable" in the sense of a filtered route: BIRD lists only valid routes in the table */
+  /** "blackhole", "unicast", ... */
   kind: string;
+  /** `BGP.as_path` of `show route ... all` (for `show route export P all`: as the export filter left
+   *  it, before BGP adds the local AS on eBGP); undefined when not shown */
+  asPath?: number[];
 }
 
 /** `show route [where ...]` text (codes stripped) -> every route: "P  blackhole [PROTO TIME] * (PREF)",
@@ -198,8 +201,13 @@ export function parseBirdRoutes(lines: readonly string[]): BirdRoute[] {
       if (/^Table\s/.test(line)) current = null;
       continue;
     }
-    const m = /^(\S+)?\s+(?:(\S+)\s+)?.*?\[(\S+)\s[^\]]*\](\s+\*)?/.exec(line);
-    if (!m) continue;
+    const m = /^\s+BGP\./.test(line) ? null : /^(\S+)?\s+(?:(\S+)\s+)?.*?\[(\S+)\s[^\]]*\](\s+\*)?/.exec(line);
+    if (!m) {
+      const path = /^\s+BGP\.as_path:\s*(.*)$/.exec(line);
+      const last = out[out.length - 1];
+      if (path && last) last.asPath = path[1]!.split(/\s+/).filter((a) => /^\d+$/.test(a)).map(Number);
+      continue;
+    }
     if (m[1] !== undefined) {
       const p = normalisePrefix(m[1]);
       if (!p) continue;
@@ -304,26 +312,51 @@ export function birdProtocolsWithoutFilter(protocols: readonly BirdProtocol[]): 
   return protocols.filter((p) => p.proto === 'BGP' && !p.channels.some((c) => c.exportFilter === BIRD_FILTER)).map((p) => p.name);
 }
 
+/** What BIRD exports to each BGP protocol (`show route export NAME all where proto ~ "vip_mgmt_*"`),
+ *  by protocol name; only the Established ones are asked (a channel that is down has no export). */
+export type BirdExports = ReadonlyMap<string, readonly BirdRoute[]>;
+
 /** routeMaps: every VIP-RANK-n and VIP-DRAIN, always (policy.ts computedRouteMaps): the include
  *  vip-mgmt writes in the same apply defines the protocols and the filter a route needs. Whether
- *  BIRD runs them and the BGP protocols export with the filter is doctor's check. */
-export function runningFromBird(routes: readonly BirdRoute[], protocols: readonly BirdProtocol[], rule: PrependRule, text: string): RunningBgp {
-  return { asn: birdLocalAs(protocols), networks: birdNetworks(routes), routeMaps: computedRouteMaps(rule), text };
+ *  BIRD runs them and the BGP protocols export with the filter is doctor's check.
+ *  networks: each route's route-map is its protocol's, unless what BIRD exports of it carries
+ *  another AS path (a filter BIRD runs that is not the one this config writes, e.g. prepend.base
+ *  changed): then the route-map that path stands for (null for none), as with GoBGP, so the next
+ *  run re-applies it. */
+export function runningFromBird(routes: readonly BirdRoute[], protocols: readonly BirdProtocol[], rule: PrependRule, text: string, exports: BirdExports = new Map()): RunningBgp {
+  const asn = birdLocalAs(protocols);
+  const exported = new Map<string, number[]>();
+  for (const list of exports.values()) for (const r of list) if (r.asPath && !exported.has(r.prefix)) exported.set(r.prefix, r.asPath);
+  const networks = birdNetworks(routes).map((n) => {
+    const path = exported.get(n.prefix);
+    if (!path || asn === null) return n;
+    const actual = path.every((a) => a === asn) ? routeMapOfPrepends(path.length, rule) : null;
+    return actual === n.routeMap ? n : { ...n, routeMap: actual };
+  });
+  return { asn, networks, routeMaps: computedRouteMaps(rule), text };
 }
 
-/** PrefixState per asked prefix: BIRD holds vip-mgmt's static route for it, primary or not, advertised
- *  to the Established BGP protocols of its family that export with vip_mgmt_export. */
-export function birdPrefixStates(routes: readonly BirdRoute[], prefixes: readonly string[], protocols: readonly BirdProtocol[]): Map<string, PrefixState> {
+/** PrefixState per asked prefix: BIRD holds vip-mgmt's static route for it (primary or not), and
+ *  advertisedTo is the number of BGP protocols BIRD exports it to (EXPORTS: BIRD's own answer,
+ *  after the export filter). */
+export function birdPrefixStates(routes: readonly BirdRoute[], prefixes: readonly string[], exports: BirdExports): Map<string, PrefixState> {
   const ours = new Map<string, BirdRoute>();
   for (const r of routes) if (routeMapOfBirdProtocol(r.proto) !== null && !ours.has(r.prefix)) ours.set(r.prefix, r);
-  const up = (f: Family) =>
-    protocols.filter((p) => p.proto === 'BGP' && p.bgpState === 'Established' && p.channels.some((c) => c.family === `ipv${f}` && c.exportFilter === BIRD_FILTER)).length;
+  const sentTo = new Map<string, number>();
+  for (const list of exports.values()) {
+    for (const p of new Set(list.filter((r) => routeMapOfBirdProtocol(r.proto) !== null).map((r) => r.prefix))) sentTo.set(p, (sentTo.get(p) ?? 0) + 1);
+  }
   const out = new Map<string, PrefixState>();
   for (const p of prefixes) {
     const r = ours.get(p);
-    out.set(p, { prefix: p, inTable: r !== undefined, valid: r !== undefined, best: r?.best ?? false, advertisedTo: r?.best ? up(familyOf(p)) : 0 });
+    out.set(p, { prefix: p, inTable: r !== undefined, valid: r !== undefined, best: r?.best ?? false, advertisedTo: r ? (sentTo.get(p) ?? 0) : 0 });
   }
   return out;
+}
+
+/** The BGP protocols whose export vip-mgmt reads: Established ones (a down channel has no export). */
+export function birdEstablished(protocols: readonly BirdProtocol[]): string[] {
+  return protocols.filter((p) => p.proto === 'BGP' && p.bgpState === 'Established').map((p) => p.name);
 }
 
 /** render --check for BIRD: the routes the rendered include holds against the ones BIRD runs

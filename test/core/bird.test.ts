@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import {
   applyBirdChanges,
   birdConfigureOutcome,
+  birdEstablished,
   birdInclude,
   birdLocalAs,
   birdNeighbors,
@@ -92,7 +93,7 @@ test('show route (real capture, with and without `all`) -> vip-mgmt routes, thei
   // a second route for the prefix (learned from the router) on an indented line, not best
   const two = parseBirdRoutes(['Table master4:', '192.0.2.9/32         unicast [router_v4 01:00:00.000] * (100) [AS65000i]', '\tvia 198.51.100.2 on veth0', '                     blackhole [vip_mgmt_rank0_v4 01:00:00.000] (200)']);
   assert.deepEqual(two.map((r) => `${r.prefix} ${r.proto} ${r.best}`), ['192.0.2.9/32 router_v4 true', '192.0.2.9/32 vip_mgmt_rank0_v4 false']);
-  const states = birdPrefixStates(two, ['192.0.2.9/32'], []);
+  const states = birdPrefixStates(two, ['192.0.2.9/32'], new Map());
   assert.deepEqual(states.get('192.0.2.9/32'), { prefix: '192.0.2.9/32', inTable: true, valid: true, best: false, advertisedTo: 0 });
 });
 
@@ -117,12 +118,26 @@ test('show protocols all (real capture) -> neighbors, local AS, the filter, Runn
     { prefix: '2001:db8::80/128', routeMap: 'VIP-RANK-1' },
   ]);
   assert.deepEqual(running.routeMaps, computedRouteMaps(RULE));
-  const t = birdPrefixStates(routes, ['192.0.2.80/32', '2001:db8::80/128', '192.0.2.99/32'], protos);
+  const exports = new Map([['router_v4', parseBirdRoutes(lines('show-route-export-v4-all.txt'))], ['router_v6', routes.filter((r) => r.prefix.includes(':'))]]);
+  const t = birdPrefixStates(routes, ['192.0.2.80/32', '2001:db8::80/128', '192.0.2.99/32'], exports);
   assert.deepEqual([...t.values()].map((s) => `${s.prefix} ${s.inTable} ${s.best} ${s.advertisedTo}`), ['192.0.2.80/32 true true 1', '2001:db8::80/128 true true 1', '192.0.2.99/32 false false 0']);
-  // a session exporting with another filter is named, and not counted as advertising
+  assert.equal(birdPrefixStates(routes, ['192.0.2.80/32'], new Map()).get('192.0.2.80/32')!.advertisedTo, 0, 'exported nowhere');
+  // a session exporting with another filter is named
   const other = protos.map((p) => (p.name === 'router_v6' ? { ...p, channels: p.channels.map((c) => ({ ...c, exportFilter: 'ALL' })) } : p));
   assert.deepEqual(birdProtocolsWithoutFilter(other), ['router_v6']);
-  assert.equal(birdPrefixStates(routes, ['2001:db8::80/128'], other).get('2001:db8::80/128')!.advertisedTo, 0);
+  assert.deepEqual(birdEstablished(protos), ['router_v4', 'router_v6']);
+});
+
+test('show route export P all (real capture): the AS path after vip_mgmt_export; a path that disagrees with the route-map of its protocol wins', () => {
+  const exported = parseBirdRoutes(lines('show-route-export-v4-all.txt'));
+  assert.deepEqual(exported.map((r) => `${r.prefix} ${r.proto} ${JSON.stringify(r.asPath)}`), ['192.0.2.81/32 vip_mgmt_drain_v4 [64512,64512]', '192.0.2.80/32 vip_mgmt_rank1_v4 [64512]']);
+  const protos = parseBirdProtocols(lines('show-protocols-all.txt'));
+  const routes = parseBirdRoutes(lines('show-route-ours.txt'));
+  const agree = runningFromBird(routes, protos, RULE, '', new Map([['router_v4', exported]]));
+  assert.deepEqual(agree.networks.map((n) => `${n.prefix} ${n.routeMap}`), ['192.0.2.81/32 VIP-DRAIN', '192.0.2.80/32 VIP-RANK-1', '2001:db8::80/128 VIP-RANK-1']);
+  // BIRD runs a filter of another rule (prepend.base 1): rank 1 is then two prepends, one is rank 0's
+  const moved = runningFromBird(routes, protos, { base: 1, datacenters: 2 }, '', new Map([['router_v4', exported]]));
+  assert.deepEqual(moved.networks.map((n) => `${n.prefix} ${n.routeMap}`), ['192.0.2.81/32 VIP-RANK-1', '192.0.2.80/32 VIP-RANK-0', '2001:db8::80/128 VIP-RANK-1']);
 });
 
 test('birdc -v replies: configure accepted, rejected with the message, and an unreachable socket', () => {

@@ -216,8 +216,10 @@ for (const sp of SPEAKERS) {
         await lab.waitEstablished();
         await lab.waitRoute(P4, announcedWith(PATH));
         await lab.waitRoute(P6, announcedWith(PATH));
+        // advertisedTo is BIRD's own `show route export` answer: one session per family
         const s = await cli('status', '--json');
-        assert.deepEqual(jsonOf<StatusJson>(s).vips.map((v) => `${v.prefix} ${v.announced} ${v.routeMap}`), [`${P4} true VIP-RANK-${RANK}`, `${P6} true VIP-RANK-${RANK}`]);
+        const vips = jsonOf<StatusJson & { vips: { advertisedTo: number }[] }>(s).vips;
+        assert.deepEqual(vips.map((v) => `${v.prefix} ${v.announced} ${v.routeMap} ${v.advertisedTo}`), [`${P4} true VIP-RANK-${RANK} 1`, `${P6} true VIP-RANK-${RANK} 1`]);
       });
 
       test('bird: a configure BIRD rejects is exit 1 naming BIRD\'s error; the previous include is back and BIRD keeps announcing', async (t) => {
