@@ -25,6 +25,7 @@
 //   starts in ~2 ms, and `-v` gives every reply line its numeric code to classify answers by.
 // - One birdc per command, the reads in parallel (BIRD answers each socket client on its own).
 import { readFile, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { runProgram } from './run.js';
 import { writeAtomic } from './state.js';
 import { VipError } from '../core/errors.js';
@@ -185,7 +186,11 @@ export function createBirdSpeaker(opts: DaemonSpeakerOptions<BirdSettings>): Bir
     const base = new Map(birdNetworks((await routes(action)).routes).map((n) => [n.prefix, n.routeMap!]));
     const next = birdInclude(asn, applyBirdChanges(base, changes), prepend);
     const previous = await readInclude();
-    await writeAtomic(include, next, { mode: 0o644 });
+    try {
+      await writeAtomic(include, next, { mode: 0o644 });
+    } catch (e) {
+      throw new VipError('VIP_E_APPLY', `cannot write bgp.bird.include: ${(e as Error).message} (vip-mgmt needs write access to ${dirname(include)}: the new file is renamed over the old one); BIRD was not touched`, { include });
+    }
     let answer;
     try {
       answer = await run('apply', ['configure'], action);
@@ -199,7 +204,7 @@ export function createBirdSpeaker(opts: DaemonSpeakerOptions<BirdSettings>): Bir
       const back = await putBack(previous);
       throw new VipError(
         'VIP_E_APPLY',
-        `BIRD rejected the new configuration ("${outcome.message}") and keeps running its previous one; ${back}: fix what BIRD names (bird -p -c /etc/bird/bird.conf checks it), then run again`,
+        `BIRD rejected the new configuration ("${outcome.message}") and keeps running its previous one; ${back}: fix what BIRD names (bird -p -c BIRD.CONF checks a configuration), then run again`,
         { command: [birdc, '-s', socket, 'configure'], output: tail(answer.text), include },
       );
     }

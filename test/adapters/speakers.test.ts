@@ -141,6 +141,12 @@ describe('bird: the include file and birdc configure, against a real BIRD', { co
     assert.ok(e.details.include);
     assert.equal(await readFile(include, 'utf8'), good);
     assert.deepEqual((await sp.readRunning()).networks.map((n) => n.prefix), ['192.0.2.1/32', '2001:db8::1/128']);
+    await writeFile(conf, `router id 192.0.2.254;\nprotocol device {}\ninclude "${include}";\n`);
+
+    // an include vip-mgmt cannot write: exit 1 before BIRD is touched
+    const nowhere = openSpeaker({ ...common, speaker: 'bird', bird: { birdc: 'birdc', socket, include: join(dir, 'no-such-dir', 'vip-mgmt.conf') } });
+    await rejectsWith(nowhere.apply(64512, [{ action: 'delete', prefix: '192.0.2.1/32', routeMap: 'VIP-RANK-1' }]), 'VIP_E_APPLY', /cannot write bgp\.bird\.include.*BIRD was not touched/);
+    assert.equal((await sp.readRunning()).networks.length, 2);
   });
 
   test('BIRD killed: exit 6', async (t: TestContext) => {
