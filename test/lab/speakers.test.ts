@@ -222,6 +222,25 @@ for (const sp of SPEAKERS) {
         assert.deepEqual(vips.map((v) => `${v.prefix} ${v.announced} ${v.routeMap} ${v.advertisedTo}`), [`${P4} true VIP-RANK-${RANK} 1`, `${P6} true VIP-RANK-${RANK} 1`]);
       });
 
+      test('bird: -d --graceful announces with VIP-DRAIN (a longer path, GRACEFUL_SHUTDOWN) until it withdraws; -a restores', async (t) => {
+        if (!gate(t)) return;
+        // drainPrepends(0, 2 DCs) = 2: the router sees PAR1 three times, with the community
+        const drained = (r: RouterRoute | null) =>
+          r?.best != null && r.best.from === 'par1' && JSON.stringify(r.best.asPath) === JSON.stringify([PAR1, PAR1, PAR1]) && (r.best.communities ?? []).includes('graceful-shutdown');
+        // long enough that the router is seen in the drain stage on a loaded machine; the run ends by itself
+        const run = cli('-d', NAME, '--graceful', '20s', '--reason', 'drain');
+        await lab.waitRoute(P4, drained, 20_000);
+        await lab.waitRoute(P6, drained, 20_000);
+        const d = await run;
+        assert.equal(d.code, 0, describeRun(d));
+        await lab.waitRoute(P4, gone);
+        await lab.waitRoute(P6, gone);
+        const a = await cli('-a', NAME);
+        assert.equal(a.code, 0, describeRun(a));
+        await lab.waitRoute(P4, announcedWith(PATH));
+        await lab.waitRoute(P6, announcedWith(PATH));
+      });
+
       test('bird: a configure BIRD rejects is exit 1 naming BIRD\'s error; the previous include is back and BIRD keeps announcing', async (t) => {
         if (!gate(t)) return;
         const include = (lab.lbs.par1!.speaker.bgp as { bird: { include: string } }).bird.include;
