@@ -1,8 +1,10 @@
-// Bench E: announce 1000 VIPs through ExaBGP and GoBGP, vip-mgmt's way (`vip-mgmt -a` of 1000 addresses: read, ONE batch, read back) against each speaker's own one-route-at-a-time way (exabgpcli announce route / gobgp global rib add, one after the other), same lab, same run; and the time until the router has all 1000.
+// Bench E: announce 1000 VIPs through BIRD, ExaBGP and GoBGP, vip-mgmt's way (`vip-mgmt -a` of 1000 addresses: read, ONE batch, read back) against each speaker's own one-route-at-a-time way (BIRD: one include rewrite + birdc configure per route; exabgpcli announce route / gobgp global rib add, one after the other), same lab, same run; and the time until the router has all 1000.
+import { createBirdSpeaker } from '../src/adapters/bird.ts';
 import { createExabgpSpeaker } from '../src/adapters/exabgp.ts';
 import { createGobgpSpeaker } from '../src/adapters/gobgp.ts';
 import type { SpeakerChange } from '../src/core/types.ts';
 import type { LbDaemonFactory } from '../test/lab/frr.ts';
+import { birdFactory } from '../test/lab/speakers/bird.ts';
 import { exabgpFactory } from '../test/lab/speakers/exabgp.ts';
 import { gobgpFactory } from '../test/lab/speakers/gobgp.ts';
 import { log, median, ms, must, printTable, qemuNow, vipMgmt, waitCount, withBenchLab } from './lib.ts';
@@ -26,6 +28,7 @@ export interface EResult {
 }
 
 const KINDS: { kind: string; factory: LbDaemonFactory }[] = [
+  { kind: 'bird', factory: birdFactory },
   { kind: 'exabgp', factory: exabgpFactory },
   { kind: 'gobgp', factory: gobgpFactory },
 ];
@@ -34,7 +37,8 @@ export async function benchE(opts: { size?: number; reps?: number; oneReps?: Rec
   const size = opts.size ?? 1000;
   const reps = opts.reps ?? 2;
   // ExaBGP's one-at-a-time way is ~0.2 s of Python per route: 1000 routes once is minutes already
-  const oneReps = { exabgp: 1, gobgp: reps, ...opts.oneReps };
+  // BIRD's: every configure re-reads a growing include (up to 1000 routes), once is enough too
+  const oneReps = { bird: 1, exabgp: 1, gobgp: reps, ...opts.oneReps };
   const vips = vipsOf(size);
   const results: EResult[] = [];
   // VIP_BENCH_SPEAKERS=gobgp: one of them (ExaBGP's one-at-a-time run alone takes minutes)
@@ -50,7 +54,9 @@ export async function benchE(opts: { size?: number; reps?: number; oneReps?: Rec
       });
       const daemonOpts = { asn: ASN, prepend: RULE, timeoutMs: 60_000 };
       const speaker =
-        kind === 'exabgp'
+        kind === 'bird'
+          ? createBirdSpeaker({ ...daemonOpts, daemon: bgp.bird })
+          : kind === 'exabgp'
           ? createExabgpSpeaker({ ...daemonOpts, daemon: bgp.exabgp })
           : createGobgpSpeaker({ ...daemonOpts, daemon: { cli: bgp.gobgp.cli, api: { unix: String(bgp.gobgp.api).slice('unix://'.length) } } });
       const adds: SpeakerChange[] = vips.map((v) => ({ action: 'add', prefix: `${v}/32`, routeMap: 'VIP-RANK-0' }));
@@ -79,7 +85,7 @@ export async function benchE(opts: { size?: number; reps?: number; oneReps?: Rec
         );
         log(`E: ${kind} vip-mgmt -a ${size}: ${ms(r.batchMs.at(-1)!)} (router ${ms(r.batchRouterMs.at(-1)!)})`);
       }
-      for (let i = 0; i < oneReps[kind as 'exabgp' | 'gobgp']; i++) {
+      for (let i = 0; i < oneReps[kind as 'bird' | 'exabgp' | 'gobgp']; i++) {
         await reset();
         await timeRun(() => speaker.applyOneByOne(ASN, adds), r.oneMs, r.oneRouterMs);
         log(`E: ${kind} one route per call, ${size}: ${ms(r.oneMs.at(-1)!)} (router ${ms(r.oneRouterMs.at(-1)!)})`);
@@ -88,7 +94,7 @@ export async function benchE(opts: { size?: number; reps?: number; oneReps?: Rec
     });
   }
   printTable(
-    `E. Announce ${size} VIPs through ExaBGP 4.2 / GoBGP 3.10: vip-mgmt -a (whole run: read, one batch, read back) vs the speaker's one-route-at-a-time way`,
+    `E. Announce ${size} VIPs through BIRD 2.0.12 / ExaBGP 4.2 / GoBGP 3.10: vip-mgmt -a (whole run: read, one batch, read back) vs the speaker's one-route-at-a-time way`,
     ['speaker', 'vip-mgmt -a (median)', 'routes at router', 'one route per call (median)', 'routes at router', 'runs (batch/one)', 'vip-mgmt faster by'],
     results.map((x) => [
       x.kind,

@@ -42,7 +42,7 @@ export async function makeDeps(opts: GlobalOptions, configOverride?: Config): Pr
     tag: config.log.tag,
     color: opts.color,
   });
-  const [{ resolverFromConfig }, { openSpeaker }, { guardSpeaker }] = await Promise.all([
+  const [{ resolverFromConfig }, { openSpeaker }, { guardSpeaker, prependRuleOf }] = await Promise.all([
     import('../adapters/dns.js'),
     import('../adapters/speaker.js'),
     import('../core/policy.js'),
@@ -66,7 +66,7 @@ export async function makeDeps(opts: GlobalOptions, configOverride?: Config): Pr
         pathspace: config.bgp.pathspace || undefined,
         timeoutMs: config.bgp.timeout,
         asn: config.datacenters[config.dc]?.asn,
-        prepend: { base: config.prepend.base, datacenters: Object.keys(config.datacenters).length },
+        prepend: prependRuleOf(config),
         bird: config.bgp.bird,
         exabgp: config.bgp.exabgp,
         gobgp: config.bgp.gobgp,

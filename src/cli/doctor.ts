@@ -7,6 +7,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { loadConfig } from '../config/file.js';
 import type { Config } from '../config/load.js';
 import { isVipError } from '../core/errors.js';
+import { prependRuleOf } from '../core/policy.js';
 import {
   asnCheck,
   bgpdCheck,
@@ -21,6 +22,7 @@ import {
   noDnsServerCheck,
   reportJson,
   routeMapCheck,
+  birdIncludeCheck,
   scheduleCheck,
   serviceDnsCheck,
   stateDirCheck,
@@ -92,6 +94,16 @@ async function speakerChecks(
   checks.push(bgpdCheck(ctx, { running }));
   checks.push(asnCheck(running, config.dc, config.datacenters[config.dc]!.asn));
   checks.push(routeMapCheck(config, running));
+  if (ctx.dialect === 'bird') {
+    const { createBirdSpeaker } = await import('../adapters/bird.js');
+    const prepend = prependRuleOf(config);
+    const bird = createBirdSpeaker({ asn: config.datacenters[config.dc]!.asn, prepend, timeoutMs: config.bgp.timeout, daemon: config.bgp.bird });
+    try {
+      checks.push(birdIncludeCheck(await bird.includeReport()));
+    } catch (e) {
+      checks.push({ id: 'bird-include', title: 'BIRD include and export filter', verdict: 'fail', detail: failureOf(e).message, fix: 'birdc show protocols all' });
+    }
+  }
   if ('neighbors' in speaker) {
     try {
       checks.push(...neighborChecks(await speaker.neighbors()));

@@ -208,11 +208,11 @@ Environment:
 
   program
     .command('render')
-    .description("print a DC's FRR configuration snippet (route-maps, prefix-lists, network statements); VIPs held on this host stay out of its own DC's snippet, as comment lines. ExaBGP and GoBGP need none: vip-mgmt gives them each route's AS path itself")
+    .description("print a DC's FRR configuration snippet (route-maps, prefix-lists, network statements); VIPs held on this host stay out of its own DC's snippet, as comment lines. With bgp.speaker bird: the include file of bgp.bird.include instead (static routes and filter vip_mgmt_export). ExaBGP and GoBGP need none: vip-mgmt gives them each route's AS path itself")
     .option('--dc <name>', "the datacenter to render for (default: this host's dc)")
-    .option('--check', 'compare with the running config; exit 10 when they differ')
+    .option('--check', 'compare with the running config (BIRD: the routes BIRD runs); exit 10 when they differ')
     .option('--templates <dir>', 'directory holding frr.conf.mustache (default: the packaged templates)')
-    .addHelpText('after', '\nExamples:\n  vip-mgmt render --dc par1 > /etc/frr/vip-mgmt.conf\n  vip-mgmt render --check')
+    .addHelpText('after', '\nExamples:\n  vip-mgmt render --dc par1 > /etc/frr/vip-mgmt.conf\n  vip-mgmt render > /etc/bird/vip-mgmt.conf   (bgp.speaker bird)\n  vip-mgmt render --check')
     .action(async (o: { dc?: string; check?: boolean; templates?: string }, cmd: Command) =>
       run(async (g) => {
         const { renderCommand } = await import('./render.js');
@@ -282,7 +282,7 @@ fleet holds (cached in state) are enforced, said once per cycle, and no VIP is w
 
   program
     .command('doctor')
-    .description('check this host: the speaker (vtysh and bgpd, exabgpcli and exabgp, or gobgp and gobgpd), its BGP sessions, router bgp / local AS, route-maps, VIPs on a local interface, DNS, IPVS, state_dir, schedule; in fleet mode etcd members, quorum, clock skew, this host\'s record, TLS expiry (exit 1 when something fails)')
+    .description('check this host: the speaker (vtysh and bgpd, birdc and bird with its include and export filter, exabgpcli and exabgp, or gobgp and gobgpd), its BGP sessions, router bgp / local AS, route-maps, VIPs on a local interface, DNS, IPVS, state_dir, schedule; in fleet mode etcd members, quorum, clock skew, this host\'s record, TLS expiry (exit 1 when something fails)')
     .addHelpText('after', '\nExamples:\n  vip-mgmt doctor                 one line per check, with the fix for each problem\n  vip-mgmt doctor --json | jq \'.checks[] | select(.verdict != "ok")\'')
     .action(async (_o, cmd: Command) =>
       run(async (g) => {

@@ -1,7 +1,8 @@
 // `render [--dc NAME] [--check]`: resolve every service, render the DC's FRR snippet from its template, or diff it against the running config.
 import { resolve } from 'node:path';
 import { EXIT, VipError } from '../core/errors.js';
-import { buildRenderModel, diffRendered, findConflicts, formatDifferences, renderSnippet, type RenderDifference } from '../core/render.js';
+import { prependRuleOf } from '../core/policy.js';
+import { buildRenderModel, diffRendered, findConflicts, formatDifferences, renderSnippet, type RenderDifference, type RenderModel } from '../core/render.js';
 import type { State } from '../core/types.js';
 import { resolveAll } from './change.js';
 import type { Deps } from './context.js';
@@ -70,6 +71,7 @@ export async function renderCommand(deps: Deps, opts: RenderOptions): Promise<nu
     holds = { ...fleetHoldsFor(dc, await currentFleetHolds(deps, stored!)), ...holds };
   }
   const model = buildRenderModel(config, dc, byName, resolve(config.source), holds);
+  if (config.bgp.speaker === 'bird') return renderBird(deps, opts, model);
   const text = renderSnippet(template, model);
 
   if (!opts.check) {
@@ -86,8 +88,10 @@ export async function renderCommand(deps: Deps, opts: RenderOptions): Promise<nu
   }
 
   if (config.bgp.speaker !== 'frr' && config.bgp.speaker !== 'quagga') {
-    const why = config.bgp.speaker === 'bird' ? 'checking a BIRD include file is not built yet' : `bgp.speaker ${config.bgp.speaker} runs none (vip-mgmt hands it each route's AS path)`;
-    throw new VipError('VIP_E_USAGE', `render --check compares the FRR snippet with FRR's running config; ${why}: use vip-mgmt status to see what is announced`);
+    throw new VipError(
+      'VIP_E_USAGE',
+      `render --check compares the FRR snippet with FRR's running config; bgp.speaker ${config.bgp.speaker} runs none (vip-mgmt hands it each route's AS path): use vip-mgmt status to see what is announced`,
+    );
   }
   const running = await deps.speaker.readRunning();
   let state: State | null = null;
@@ -104,5 +108,29 @@ export async function renderCommand(deps: Deps, opts: RenderOptions): Promise<nu
   } else {
     out.data(`${diffs.length} difference(s) between the rendered snippet (+) and the running config (-) of dc ${dc}:\n${formatDifferences(diffs)}`);
   }
+  return diffs.length === 0 ? EXIT.OK : EXIT.DIFF;
+}
+
+/** bgp.speaker bird: the DC's include file (bgp.bird.include) instead of the FRR snippet, the same
+ *  text an apply writes for the same routes; --check compares its routes with the ones BIRD runs. */
+async function renderBird(deps: Deps, opts: RenderOptions, model: RenderModel): Promise<number> {
+  const { config, out } = deps;
+  const { birdInclude, diffBirdRoutes } = await import('../core/bird.js');
+  const routes = new Map(model.vips.map((v) => [v.prefix, v.routeMap]));
+  const rule = prependRuleOf(config);
+  const held = model.held.map((h) => `held, left out: ${h.prefix} (${h.routeMap}) by ${h.by} since ${h.since}: ${h.reason}`);
+  const text = birdInclude(model.asn, routes, rule, held);
+  if (!opts.check) {
+    if (deps.opts.json) {
+      out.json({ dc: model.dc, asn: model.asn, text, vips: model.vips.map(({ vip, prefix, service, rank, routeMap }) => ({ vip, prefix, service, rank, routeMap })), held: model.held });
+    } else out.data(text.replace(/\n$/, ''));
+    return EXIT.OK;
+  }
+  const running = await deps.speaker.readRunning();
+  const state = await deps.store.read().catch(() => null);
+  const diffs = annotate(diffBirdRoutes(routes, running.networks), state);
+  if (deps.opts.json) out.json({ dc: model.dc, asn: model.asn, inSync: diffs.length === 0, differences: diffs });
+  else if (diffs.length === 0) out.data(`in sync: BIRD runs exactly the routes of the rendered include of dc ${model.dc}`);
+  else out.data(`${diffs.length} difference(s) between the rendered include (+) and what BIRD runs (-) in dc ${model.dc}:\n${formatDifferences(diffs)}`);
   return diffs.length === 0 ? EXIT.OK : EXIT.DIFF;
 }

@@ -256,6 +256,29 @@ export function parseBgpSummaryText(text: string, family = 'ipv4Unicast'): BgpNe
 }
 
 /** One line per neighbor: only an Established session carries the VIPs to the router. */
+/** BIRD: the include vip-mgmt owns is there and defines vip_mgmt_export, and every BGP protocol
+ *  BIRD runs exports with it (a session with another filter never carries the VIPs). */
+export function birdIncludeCheck(r: {
+  include: string;
+  routes: number | null;
+  hasFilter: boolean;
+  error: string | null;
+  withoutFilter: string[];
+  bgpProtocols: number;
+}): Check {
+  const id = 'bird-include';
+  const title = 'BIRD include and export filter';
+  if (r.error !== null) {
+    return bad('fail', id, title, `${r.include}: ${r.error}`, `vip-mgmt render > ${r.include}; then include "${r.include}"; in bird.conf and birdc configure`);
+  }
+  if (!r.hasFilter) return bad('fail', id, title, `${r.include} defines no filter vip_mgmt_export (not written by vip-mgmt?)`, `vip-mgmt render > ${r.include}, then birdc configure`);
+  if (r.bgpProtocols === 0) return bad('fail', id, title, 'BIRD runs no BGP protocol', 'add the BGP sessions to the routers to bird.conf (README "BIRD"), each with export filter vip_mgmt_export;');
+  if (r.withoutFilter.length > 0) {
+    return bad('fail', id, title, `BGP protocol${r.withoutFilter.length === 1 ? '' : 's'} ${r.withoutFilter.join(', ')} export${r.withoutFilter.length === 1 ? 's' : ''} with another filter: the VIPs never reach ${r.withoutFilter.length === 1 ? 'that peer' : 'those peers'}`, 'set export filter vip_mgmt_export; in their channels, then birdc configure');
+  }
+  return ok(id, title, `${r.include}: ${r.routes} route${r.routes === 1 ? '' : 's'}; ${r.bgpProtocols} BGP protocol${r.bgpProtocols === 1 ? '' : 's'} export with vip_mgmt_export`);
+}
+
 export function neighborChecks(neighbors: BgpNeighbor[]): Check[] {
   if (neighbors.length === 0) {
     return [bad('fail', 'neighbors', 'BGP neighbors', 'no neighbor configured: the VIPs reach no router', 'configure the routers as neighbors under router bgp (see README, FRR configuration)')];

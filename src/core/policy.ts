@@ -44,6 +44,12 @@ export function prependsOf(routeMap: string, rule: PrependRule): number | null {
   return m ? rule.base + Number(m[1]) : null;
 }
 
+/** The prepend rule of a config: prepend.base and how many DCs it lists (deps, render and doctor
+ *  take it from here). */
+export function prependRuleOf(config: Pick<Config, 'prepend' | 'datacenters'>): PrependRule {
+  return { base: config.prepend.base, datacenters: Object.keys(config.datacenters).length };
+}
+
 /** The route-map whose prepend count is COUNT (prependsOf backwards), null when none is. */
 export function routeMapOfPrepends(count: number, rule: PrependRule): string | null {
   if (count === drainPrepends(rule.base, rule.datacenters)) return DRAIN_ROUTE_MAP;

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  birdIncludeCheck,
   asnCheck,
   bgpdCheck,
   cronNameRuns,
@@ -316,4 +317,20 @@ test('exit code, text lines and --json: warnings pass, any failure exits 1, a ba
   assert.match(formatReport({ checks: down, speakerUnavailable: true }), /1 failed; the BGP speaker is unavailable/);
   assert.equal(reportJson({ checks: down, speakerUnavailable: true }).ok, false);
   assert.equal(doctorExit({ checks: down, speakerUnavailable: false, configInvalid: true }), 3);
+});
+
+test('birdIncludeCheck: the include missing, without the filter, a BGP protocol exporting with another filter, none at all; ok names the routes', () => {
+  const base = { include: '/etc/bird/vip-mgmt.conf', routes: 2, hasFilter: true, error: null, withoutFilter: [], bgpProtocols: 2 };
+  const okCheck = birdIncludeCheck(base);
+  assert.equal(okCheck.verdict, 'ok');
+  assert.match(okCheck.detail, /2 routes; 2 BGP protocols export with vip_mgmt_export/);
+  const missing = birdIncludeCheck({ ...base, routes: null, hasFilter: false, error: 'missing' });
+  assert.equal(missing.verdict, 'fail');
+  assert.match(missing.fix!, /vip-mgmt render > \/etc\/bird\/vip-mgmt\.conf/);
+  assert.match(birdIncludeCheck({ ...base, hasFilter: false }).detail, /defines no filter vip_mgmt_export/);
+  const other = birdIncludeCheck({ ...base, withoutFilter: ['router_v6'] });
+  assert.equal(other.verdict, 'fail');
+  assert.match(other.detail, /router_v6 exports with another filter/);
+  assert.match(other.fix!, /export filter vip_mgmt_export;/);
+  assert.equal(birdIncludeCheck({ ...base, bgpProtocols: 0 }).verdict, 'fail');
 });

@@ -7,9 +7,10 @@
 // to add one.
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createBgpLab, FRR_LAB_COMMANDS, type BgpLab, type RouterRoute } from './frr.ts';
 import { startDnsmasq, type LabDns } from './dnsmasq.ts';
 import { describeRun, jsonOf, labConfig, runCli, writeConfig } from './cli.ts';
@@ -119,6 +120,7 @@ for (const sp of SPEAKERS) {
         assert.equal(check(d, id).verdict, 'ok', `${id}: ${JSON.stringify(check(d, id))}`);
       }
       assert.match(check(d, 'neighbor:198.51.100.2').detail, /AS 65000, Established/);
+      if (sp.kind === 'bird') assert.match(check(d, 'bird-include').detail, /2 routes; 2 BGP protocols export with vip_mgmt_export/, JSON.stringify(check(d, 'bird-include')));
     });
 
     test('-d withdraws at the router and sets the hold; status agrees; -a restores', async (t) => {
@@ -188,6 +190,80 @@ for (const sp of SPEAKERS) {
       await lab.waitRoute(P4, announcedWith(PATH));
       await lab.waitRoute(P6, announcedWith(PATH));
     });
+
+    if (sp.kind === 'bird') {
+      test('bird: render prints the include vip-mgmt wrote, bird -p parses it, render --check is in sync', async (t) => {
+        if (!gate(t)) return;
+        const include = (lab.lbs.par1!.speaker.bgp as { bird: { include: string } }).bird.include;
+        const r = await cli('render');
+        assert.equal(r.code, 0, describeRun(r));
+        assert.equal(`${r.stdout.replace(/\n$/, '')}\n`, await readFile(include, 'utf8'));
+        // the include on its own in a configuration bird -p checks (one protocol of the operator's)
+        const conf = join(dir, 'render-check.conf');
+        const rendered = join(dir, 'rendered.conf');
+        await writeFile(rendered, r.stdout);
+        await writeFile(conf, `router id 192.0.2.254;\ninclude "${rendered}";\nprotocol bgp x { local as ${PAR1}; neighbor 198.51.100.9 as 65000; ipv4 { import none; export filter vip_mgmt_export; }; }\n`);
+        execFileSync('bird', ['-p', '-c', conf]);
+        const c = await cli('render', '--check');
+        assert.equal(c.code, 0, describeRun(c));
+        assert.match(c.stdout, /in sync/);
+      });
+
+      test('bird: a BIRD restart keeps the routes (it reads the include again), no run needed', async (t) => {
+        if (!gate(t)) return;
+        await lab.killBgpd('par1');
+        await lab.startBgpd('par1');
+        await lab.waitEstablished();
+        await lab.waitRoute(P4, announcedWith(PATH));
+        await lab.waitRoute(P6, announcedWith(PATH));
+        // advertisedTo is BIRD's own `show route export` answer: one session per family
+        const s = await cli('status', '--json');
+        const vips = jsonOf<StatusJson & { vips: { advertisedTo: number }[] }>(s).vips;
+        assert.deepEqual(vips.map((v) => `${v.prefix} ${v.announced} ${v.routeMap} ${v.advertisedTo}`), [`${P4} true VIP-RANK-${RANK} 1`, `${P6} true VIP-RANK-${RANK} 1`]);
+      });
+
+      test('bird: -d --graceful announces with VIP-DRAIN (a longer path, GRACEFUL_SHUTDOWN) until it withdraws; -a restores', async (t) => {
+        if (!gate(t)) return;
+        // drainPrepends(0, 2 DCs) = 2: the router sees PAR1 three times, with the community
+        const drained = (r: RouterRoute | null) =>
+          r?.best != null && r.best.from === 'par1' && JSON.stringify(r.best.asPath) === JSON.stringify([PAR1, PAR1, PAR1]) && (r.best.communities ?? []).includes('graceful-shutdown');
+        // long enough that the router is seen in the drain stage on a loaded machine; the run ends by itself
+        const run = cli('-d', NAME, '--graceful', '20s', '--reason', 'drain');
+        await lab.waitRoute(P4, drained, 20_000);
+        await lab.waitRoute(P6, drained, 20_000);
+        const d = await run;
+        assert.equal(d.code, 0, describeRun(d));
+        await lab.waitRoute(P4, gone);
+        await lab.waitRoute(P6, gone);
+        const a = await cli('-a', NAME);
+        assert.equal(a.code, 0, describeRun(a));
+        await lab.waitRoute(P4, announcedWith(PATH));
+        await lab.waitRoute(P6, announcedWith(PATH));
+      });
+
+      test('bird: a configure BIRD rejects is exit 1 naming BIRD\'s error; the previous include is back and BIRD keeps announcing', async (t) => {
+        if (!gate(t)) return;
+        const include = (lab.lbs.par1!.speaker.bgp as { bird: { include: string } }).bird.include;
+        const conf = join(dirname(include), 'bird.conf');
+        const good = await readFile(conf, 'utf8');
+        const before = await readFile(include, 'utf8');
+        await writeFile(conf, `${good}this is not bird syntax;\n`);
+        try {
+          const other = '2001:db8::82';
+          const a = await cli('-a', other, '--json');
+          assert.equal(a.code, 1, describeRun(a));
+          assert.match(a.stderr, /BIRD rejected the new configuration .*syntax error.*the previous .*vip-mgmt\.conf is back in place/);
+          assert.equal(await readFile(include, 'utf8'), before);
+          await lab.waitRoute(P4, announcedWith(PATH));
+          assert.equal(gone(await lab.routerRoute(`${other}/128`)), true);
+        } finally {
+          await writeFile(conf, good);
+        }
+        // the failed -a left it in the journal (state first): -d takes it out (last bird test: its hold stays)
+        const d = await cli('-d', '2001:db8::82', '--reason', 'cleanup');
+        assert.equal(d.code, 0, describeRun(d));
+      });
+    }
 
     if (sp.stateless) {
       test('a daemon restart loses every route; the next watchdog cycle re-announces them from state', async (t) => {

@@ -1,5 +1,6 @@
-// The speakers the conformance suite (test/lab/speakers.test.ts) runs against, frr first; VIP_SPEAKERS=exabgp,gobgp narrows a run.
+// The speakers the conformance suite (test/lab/speakers.test.ts) runs against, frr first; VIP_SPEAKERS=bird,exabgp narrows a run.
 import type { LbDaemonFactory } from '../frr.ts';
+import { birdFactory } from './bird.ts';
 import { exabgpFactory } from './exabgp.ts';
 import { gobgpFactory } from './gobgp.ts';
 
@@ -14,6 +15,8 @@ export interface SpeakerKindUnderTest {
 const ALL: SpeakerKindUnderTest[] = [
   // FRR: the lab's own zebra + bgpd in a pathspace (test/lab/frr.ts); it keeps its running config
   { kind: 'frr', stateless: false },
+  // BIRD keeps its configuration (the include file vip-mgmt writes): a restart brings its routes back by itself
+  { kind: 'bird', factory: birdFactory, stateless: false },
   { kind: 'exabgp', factory: exabgpFactory, stateless: true },
   { kind: 'gobgp', factory: gobgpFactory, stateless: true },
 ];
