@@ -49,9 +49,6 @@ export const CODES = {
   VIP_E_SPEAKER_DOWN: EXIT.SPEAKER,
   VIP_E_SPEAKER_LOCKED: EXIT.SPEAKER,
   VIP_E_SPEAKER_NO_BGP: EXIT.SPEAKER,
-  /** a speaker vip-mgmt cannot drive (yet): bgp.speaker names one whose adapter is not built */
-  VIP_E_SPEAKER_UNAVAILABLE: EXIT.SPEAKER,
-
   VIP_E_POLICY_LAST_DC: EXIT.POLICY,
   VIP_E_POLICY_FLEET_HOLD: EXIT.POLICY,
   VIP_E_PARTIAL: EXIT.PARTIAL,
