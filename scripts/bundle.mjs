@@ -125,7 +125,8 @@ await build({
 if (readFileSync('dist/bundle/vip-mgmt.cjs').some((b) => b > 127)) throw new Error('dist/bundle/vip-mgmt.cjs is not ASCII: bin/load.mjs reads it as latin1');
 // the code cache: scripts/code-cache.mjs runs the commands' paths once and keeps what V8 compiled
 execFileSync(process.execPath, ['scripts/code-cache.mjs'], { stdio: 'inherit' });
-const single = await build({ ...common, outdir: 'dist', banner: { js: `#!/usr/bin/env node\n${common.banner.js}` }, outExtension: { '.js': '.mjs' }, metafile: true });
+// whitespace and comments out here too (names kept): the .deb's node parses all of it on every run
+const single = await build({ ...common, minifyWhitespace: true, minifySyntax: true, outdir: 'dist', banner: { js: `#!/usr/bin/env node\n${common.banner.js}` }, outExtension: { '.js': '.mjs' }, metafile: true });
 // which node_modules packages the single file carries: scripts/deb.mjs lists them in the copyright file
 writeFileSync('dist/vip-mgmt.meta.json', `${JSON.stringify(single.metafile)}\n`);
 chmodSync('dist/vip-mgmt.mjs', 0o755);
