@@ -51,7 +51,7 @@ import {
   type BirdRoute,
 } from '../core/bird.js';
 import { normalisePrefix } from '../core/prefix.js';
-import type { BgpNeighbor } from '../core/doctor.js';
+import type { BgpNeighbor, BirdIncludeReport } from '../core/doctor.js';
 import type { PrefixState, RunningBgp, SpeakerChange } from '../core/types.js';
 import type { DaemonSpeakerOptions } from './speaker.js';
 import type { DiagnosableSpeaker } from './vtysh.js';
@@ -70,16 +70,6 @@ export interface BirdSpeaker extends DiagnosableSpeaker {
   includeReport(): Promise<BirdIncludeReport>;
 }
 
-export interface BirdIncludeReport {
-  include: string;
-  /** null when the file cannot be read (why in `error`) */
-  routes: number | null;
-  hasFilter: boolean;
-  error: string | null;
-  /** BGP protocols BIRD runs whose channels export with another filter than vip_mgmt_export */
-  withoutFilter: string[];
-  bgpProtocols: number;
-}
 
 const SHOW_OURS = ['show', 'route', 'where', 'proto', '~', '"vip_mgmt_*"'];
 const SHOW_PROTOCOLS = ['show', 'protocols', 'all'];

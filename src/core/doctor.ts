@@ -255,17 +255,21 @@ export function parseBgpSummaryText(text: string, family = 'ipv4Unicast'): BgpNe
   return out;
 }
 
-/** One line per neighbor: only an Established session carries the VIPs to the router. */
-/** BIRD: the include vip-mgmt owns is there and defines vip_mgmt_export, and every BGP protocol
- *  BIRD runs exports with it (a session with another filter never carries the VIPs). */
-export function birdIncludeCheck(r: {
+/** What the BIRD adapter finds of its include and of BIRD's BGP protocols, for birdIncludeCheck. */
+export interface BirdIncludeReport {
   include: string;
+  /** null when the file cannot be read (why in `error`) */
   routes: number | null;
   hasFilter: boolean;
   error: string | null;
+  /** BGP protocols BIRD runs whose channels export with another filter than vip_mgmt_export */
   withoutFilter: string[];
   bgpProtocols: number;
-}): Check {
+}
+
+/** BIRD: the include vip-mgmt owns is there and defines vip_mgmt_export, and every BGP protocol
+ *  BIRD runs exports with it (a session with another filter never carries the VIPs). */
+export function birdIncludeCheck(r: BirdIncludeReport): Check {
   const id = 'bird-include';
   const title = 'BIRD include and export filter';
   if (r.error !== null) {
@@ -279,6 +283,7 @@ export function birdIncludeCheck(r: {
   return ok(id, title, `${r.include}: ${r.routes} route${r.routes === 1 ? '' : 's'}; ${r.bgpProtocols} BGP protocol${r.bgpProtocols === 1 ? '' : 's'} export with vip_mgmt_export`);
 }
 
+/** One line per neighbor: only an Established session carries the VIPs to the router. */
 export function neighborChecks(neighbors: BgpNeighbor[]): Check[] {
   if (neighbors.length === 0) {
     return [bad('fail', 'neighbors', 'BGP neighbors', 'no neighbor configured: the VIPs reach no router', 'configure the routers as neighbors under router bgp (see README, FRR configuration)')];
