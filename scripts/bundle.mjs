@@ -115,14 +115,15 @@ await build({
   define: { ...common.define, 'import.meta.url': '__vipImportMetaUrl' },
   banner: { js: "const __vipImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
-// bin/load.mjs compiles the bundle as a vm.Script, which has no loader for import(): every module must be
-// bundled or required (a dynamic import of a builtin, e.g. import('node:http'), is left as import() by esbuild)
+// What bin/load.mjs needs of the bundle, checked on its one text: it compiles it as a vm.Script, which
+// has no loader for import() (esbuild leaves a dynamic import of a builtin, e.g. import('node:http'),
+// as import()), and it reads it as latin1 (a third of the time of UTF-8 decoding), so it must be ASCII.
 {
-  const found = readFileSync('dist/bundle/vip-mgmt.cjs', 'latin1').match(/\bimport\((["'`])[^"'`]*\1\)/g);
+  const out = readFileSync('dist/bundle/vip-mgmt.cjs');
+  if (out.some((b) => b > 127)) throw new Error('dist/bundle/vip-mgmt.cjs is not ASCII: bin/load.mjs reads it as latin1');
+  const found = out.toString('latin1').match(/\bimport\((["'`])[^"'`]*\1\)/g);
   if (found) throw new Error(`dist/bundle/vip-mgmt.cjs keeps dynamic import(s) ${[...new Set(found)].join(', ')}: bin/load.mjs cannot run them; import them statically`);
 }
-// bin/load.mjs reads the bundle as latin1 (a third of the time of UTF-8 decoding): it must be ASCII
-if (readFileSync('dist/bundle/vip-mgmt.cjs').some((b) => b > 127)) throw new Error('dist/bundle/vip-mgmt.cjs is not ASCII: bin/load.mjs reads it as latin1');
 // the code cache: scripts/code-cache.mjs runs the commands' paths once and keeps what V8 compiled
 execFileSync(process.execPath, ['scripts/code-cache.mjs'], { stdio: 'inherit' });
 // whitespace and comments out here too (names kept): the .deb's node parses all of it on every run

@@ -285,7 +285,7 @@ export function createStateStore(dir: string, opts: StateStoreOptions = {}): Sta
       }
       // read after the text: a write in between leaves a sum of the new text, which does not match
       const sum = sumOf(text);
-      if (sum === null || (await readSmall(sumFile)) !== sum) {
+      if (sum === null || (await readOwnFile(sumFile, 4096)) !== sum) {
         const problem = (await import('../core/statecheck.js')).checkState(data);
         if (problem) throw corrupt(file, problem);
       }
@@ -308,13 +308,17 @@ export function createStateStore(dir: string, opts: StateStoreOptions = {}): Sta
   };
 }
 
-/** A small file's text, or null when it is missing, unreadable, a symlink or not a regular file. */
-async function readSmall(path: string): Promise<string | null> {
+/** The text of a file this user wrote for itself (the state sum, a cached config), or null when it
+ *  is missing, unreadable, a symlink, not a regular file, larger than MAXBYTES, owned by someone
+ *  else or writable by group or others: the caller then does without it. */
+export async function readOwnFile(path: string, maxBytes: number): Promise<string | null> {
   let fh: FileHandle | undefined;
   try {
+    // O_NOFOLLOW: a planted symlink is not read through; O_NONBLOCK: a planted FIFO cannot hang us
     fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
     const st = await fh.stat();
-    if (!st.isFile() || st.size > 4096) return null;
+    const uid = process.getuid?.();
+    if (!st.isFile() || st.size > maxBytes || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) return null;
     return await fh.readFile('utf8');
   } catch {
     return null;

@@ -11,10 +11,10 @@
 // file owned by the user; otherwise the config is parsed as if there were no cache. Writes are
 // atomic (adapters/state.ts writeAtomic) and never fail a run; the 32 newest entries are kept.
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { chmod, lstat, mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { readOwnFile, writeAtomic } from '../adapters/state.js';
 import { BUILD_ID } from '../core/build.js';
 import { VipError } from '../core/errors.js';
 import type { Config } from './load.js';
@@ -23,6 +23,8 @@ import { reviveConfig } from './records.js';
 export { DEFAULT_CONFIG_PATH } from './paths.js';
 
 const KEEP = 32;
+/** Far above any real config's JSON (1,000 services: ~200 KB); a bigger entry is not read. */
+const MAX_ENTRY_BYTES = 64 << 20;
 
 /** The text of the config file; a file that cannot be read is VIP_E_CONFIG (exit 3) with the way
  *  to point at another one. */
@@ -83,18 +85,12 @@ async function trusted(dir: string): Promise<boolean> {
 }
 
 async function readEntry(dir: string, entry: string): Promise<Config | null> {
-  let fh: FileHandle | undefined;
+  const text = await readOwnFile(entry, MAX_ENTRY_BYTES);
+  if (text === null || !(await trusted(dir))) return null;
   try {
-    fh = await open(entry, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-    const s = await fh.stat();
-    if (!s.isFile() || (uid() !== undefined && s.uid !== uid()) || (s.mode & 0o022) !== 0) return null;
-    const text = await fh.readFile('utf8');
-    if (!(await trusted(dir))) return null;
     return reviveConfig(JSON.parse(text) as Config);
   } catch {
-    return null; // missing, unreadable or not JSON: parse the config
-  } finally {
-    await fh?.close().catch(() => undefined);
+    return null; // not JSON: parse the config
   }
 }
 
@@ -106,7 +102,6 @@ async function writeEntry(dir: string, entry: string, config: Config): Promise<v
     if (made !== undefined) await chmod(dir, 0o700);
   }
   if (!(await trusted(dir))) return;
-  const { writeAtomic } = await import('../adapters/state.js');
   await writeAtomic(entry, JSON.stringify(config), { mode: 0o600 });
   const names = (await readdir(dir)).filter((n) => n.startsWith('config-') && n.endsWith('.json'));
   if (names.length <= KEEP) return;
