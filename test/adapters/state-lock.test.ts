@@ -126,10 +126,14 @@ test('a lock left by a kill -9 is taken over at once, not after the 30 s stale t
 
 test('a stalled owner (SIGSTOP) loses the lock after the stale time; resumed, it reports VIP_E_LOCK_LOST and leaves the new lock alone', async () => {
   const dir = await tmp();
-  const staleMs = 1500;
+  const staleMs = 3000;
   const child = await lockingChild(dir, staleMs);
   try {
     process.kill(child.pid, 'SIGSTOP');
+    // The child's last refresh may be up to a third of the stale time old (more on a loaded machine,
+    // where its timer runs late): start the stale clock now, as if it had refreshed just before it stopped.
+    const now = new Date();
+    await utimes(join(dir, 'run.lock'), now, now);
     const store = createStateStore(dir, { staleMs });
     await assert.rejects(store.lock(), code('VIP_E_LOCKED'), 'not taken before the stale time');
     const t0 = Date.now();
