@@ -10,6 +10,7 @@ import { emptyState, setHolds } from '../../src/core/state.ts';
 import { checkState } from '../../src/core/statecheck.ts';
 import { VipError } from '../../src/core/errors.ts';
 import type { State } from '../../src/core/types.ts';
+import { skipOutsideCI } from '../lab/prereq.ts';
 
 const made: string[] = [];
 const tmp = async () => {
@@ -242,7 +243,7 @@ test('modes do not follow the umask: state 0600, state_dir and lock 0700/0600 un
 // ---- a safe state_dir ---------------------------------------------------------------------------
 
 test('a state_dir owned by another user, or writable by group or others, is refused by lock, read and write with the fix', async (t) => {
-  if (process.getuid?.() !== 0) return t.skip('needs root to chown');
+  if (process.getuid?.() !== 0) return void skipOutsideCI(t, 'needs root to chown');
   const dir = await tmp();
   const state = join(dir, 'state');
   await mkdir(state, { mode: 0o700 });
@@ -283,13 +284,13 @@ test('a state_dir owned by another user, or writable by group or others, is refu
 // ---- a full disk ----------------------------------------------------------------------------------
 
 test('a full disk: write() throws VIP_E_STATE_IO saying so, the previous state.json is intact, no temp file is left', async (t) => {
-  if (process.getuid?.() !== 0) return t.skip('needs root to mount a tmpfs');
+  if (process.getuid?.() !== 0) return void skipOutsideCI(t, 'needs root to mount a tmpfs');
   const mnt = await tmp();
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', mnt]);
   } catch (e) {
     await rm(mnt, { recursive: true, force: true });
-    return t.skip(`cannot mount a tmpfs: ${(e as Error).message}`);
+    return void skipOutsideCI(t, `cannot mount a tmpfs: ${(e as Error).message}`);
   }
   try {
     const store = createStateStore(mnt);

@@ -536,7 +536,7 @@ describe('reader adapter', () => {
     const r = createIpvsReader({ source: 'proc', path: fifo, timeoutMs: 10_000 });
     const t0 = performance.now();
     await assert.rejects(r.read(), unreadable(/ip_vs: it is not a regular file \(a FIFO\)/));
-    assert.ok(performance.now() - t0 < 1000, `took ${Math.round(performance.now() - t0)} ms`);
+    assert.ok(performance.now() - t0 < 3000, `refused before its 10 s timeout: took ${Math.round(performance.now() - t0)} ms`);
     await assert.rejects(createIpvsReader({ source: 'proc', path: dir }).read(), unreadable(/not a regular file \(a directory\)/));
     await assert.rejects(createIpvsReader({ source: 'proc', path: '/dev/null' }).read(), unreadable(/not a regular file \(a device\)/));
   });

@@ -41,7 +41,12 @@ export function missing(cmds: string[], opts: { root?: boolean } = {}): string[]
 export function requireLab(t: TestContext, cmds: string[], opts: { root?: boolean } = {}): boolean {
   const gone = missing(cmds, opts);
   if (gone.length === 0) return true;
-  const why = `lab prerequisite missing: ${gone.join(', ')} (npm test installs them when run as root)`;
+  return skipOutsideCI(t, `lab prerequisite missing: ${gone.join(', ')} (npm test installs them when run as root)`);
+}
+
+/** A test that cannot run here: outside CI it is skipped with the reason printed; with CI=true it
+ *  throws, so the run fails. Returns false (for `return skipOutsideCI(...)` in a test body). */
+export function skipOutsideCI(t: TestContext, why: string): false {
   if (inCI) throw new Error(`${why}; CI=true, so this is a failure, not a skip`);
   console.log(`# SKIP ${t.name}: ${why}`);
   t.skip(why);
