@@ -77,18 +77,20 @@ test('SIGUSR1 while waiting runs a cycle at once, not at the next period (60 s)'
 });
 
 test('signals during a running cycle: exactly one more cycle right after it, never overlapping', async () => {
-  const l = startLoop({ everyMs: 60_000, ms: 400 });
+  const ms = 1500; // long enough that three signals 50 ms apart land inside it even on a loaded machine
+  const l = startLoop({ everyMs: 60_000, ms });
   try {
     await l.started(1);
     for (let i = 0; i < 3; i++) {
       await sleep(50);
       process.emit('SIGUSR1');
     }
+    assert.ok(l.at() < l.runs[0]!.start + ms, 'the signals were sent while the first cycle ran');
     assert.equal(l.runs.length, 1, 'no second cycle while the first runs');
     await l.started(2);
     assert.ok(l.runs[1]!.start >= l.runs[0]!.end, 'the second starts after the first ended');
     assert.ok(l.runs[1]!.start - l.runs[0]!.end < 1000, 'right after it');
-    await sleep(1000);
+    await sleep(ms + 1000); // past the second cycle's end: a third would have started by now
     assert.equal(l.runs.length, 2, 'three signals during one cycle owe one cycle, not three');
     assert.equal(l.overlap(), 0);
   } finally {
@@ -97,17 +99,17 @@ test('signals during a running cycle: exactly one more cycle right after it, nev
 });
 
 test('the periodic schedule goes on: a requested cycle does not move the next periodic one', async () => {
-  const l = startLoop({ everyMs: 2000 });
+  const l = startLoop({ everyMs: 4000 });
   try {
     await l.started(1);
-    await sleep(1000 - l.at());
+    await sleep(2000 - l.at());
     process.emit('SIGUSR1');
-    await l.started(3, 5000);
+    await l.started(3, 10_000);
     const [first, asked, periodic] = l.runs;
-    assert.ok(asked!.start - first!.start < 1900, `the asked cycle at ${asked!.start - first!.start} ms`);
-    // periodic at first + 2000 ms; had the request restarted the period it would be near 3000 ms
+    assert.ok(asked!.start - first!.start < 3500, `the asked cycle at ${asked!.start - first!.start} ms`);
+    // periodic at first + 4000 ms; had the request restarted the period it would be near 6000 ms
     const gap = periodic!.start - first!.start;
-    assert.ok(gap >= 1990 && gap < 2800, `the periodic cycle ${gap} ms after the first (want ~2000)`);
+    assert.ok(gap >= 3990 && gap < 5300, `the periodic cycle ${gap} ms after the first (want ~4000)`);
   } finally {
     await l.stop();
   }
