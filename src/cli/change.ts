@@ -184,7 +184,14 @@ export async function step(deps: Deps, targets: Target[], resolved: ResolvedName
         verified: verdicts?.[i]?.verified ?? false,
         problem: verdicts?.[i]?.problem,
       }));
-    if (deps.opts.dryRun) return { rows: rowsOf(), errors: [], code: EXIT.OK };
+    if (deps.opts.dryRun) {
+      // what the run would also re-announce for a stateless speaker that lost it (the real run logs it)
+      const touched = new Set(plan.map((c) => c.vip.prefix));
+      const healRows = heal
+        .filter((h) => !touched.has(h.prefix))
+        .map((h): ChangeRow => ({ vip: h.prefix.split('/')[0]!, prefix: h.prefix, action: 'add', reason: 'lost by the speaker (restarted?): would re-announce', routeMap: h.routeMap, names: [], verified: false }));
+      return { rows: [...rowsOf(), ...healRows], errors: [], code: EXIT.OK };
+    }
 
     // State first, speaker second: the hold is set (delete, drain) or cleared (add), and the
     // journal updated before the speaker is touched, so a crash in between never lets the watchdog

@@ -141,11 +141,20 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
     emit(log, plan.events.filter((e) => e.level !== 'info'));
     errors.push(...plan.errors);
     const acting = plan.rows.filter((r) => r.action !== 'none' && plan.changes.some((c) => c.prefix === r.vip.prefix));
-    const rowsOut = (verified: Map<string, boolean>) =>
-      plan.rows.map((r) => {
+    // a re-announcement of what a stateless speaker lost is a change too, shown (and planned under
+    // --dry-run) like the cycle's own; literals and discovered VIPs have no row of their own
+    const healing = new Set(healed.map((h) => h.prefix));
+    const healReason = deps.opts.dryRun ? 'lost by the speaker (restarted?): would re-announce' : 'lost by the speaker (restarted?): re-announced';
+    const rowsOut = (verified: Map<string, boolean>): CycleResult['changes'] => [
+      ...plan.rows.map((r) => {
         const acted = acting.includes(r);
+        if (!acted && healing.has(r.vip.prefix)) return { vip: r.vip.address, prefix: r.vip.prefix, action: 'add' as const, reason: healReason, verified: verified.get(r.vip.prefix) ?? false };
         return { vip: r.vip.address, prefix: r.vip.prefix, action: acted ? r.action : ('none' as const), reason: r.why, verified: verified.get(r.vip.prefix) ?? !acted };
-      });
+      }),
+      ...healed
+        .filter((h) => !plan.rows.some((r) => r.vip.prefix === h.prefix))
+        .map((h) => ({ vip: h.prefix.split('/')[0]!, prefix: h.prefix, action: 'add' as const, reason: healReason, verified: verified.get(h.prefix) ?? false })),
+    ];
 
     if (healed.length > 0 && !deps.opts.dryRun) logHealing(log, healed);
     if (deps.opts.dryRun) {

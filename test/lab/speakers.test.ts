@@ -274,9 +274,20 @@ for (const sp of SPEAKERS) {
         await lab.waitEstablished();
         await lab.waitRoute(P4, gone);
         await lab.waitRoute(P6, gone);
+        const added = (r: Awaited<ReturnType<typeof cli>>) =>
+          jsonOf<ChangeJson>(r)
+            .changes.filter((c) => c.action !== 'none')
+            .map((c) => `${c.prefix} ${c.action} ${c.verified}`)
+            .sort();
+        // --dry-run lists the re-announcements it would send, and sends none
+        const dry = await cli('watchdog', '--dry-run', '--json');
+        assert.equal(dry.code, 0, describeRun(dry));
+        assert.deepEqual(added(dry), [`${P4} add false`, `${P6} add false`].sort(), describeRun(dry));
+        assert.equal(gone(await lab.routerRoute(P4)) && gone(await lab.routerRoute(P6)), true, 'a dry run announced nothing');
         const w = await cli('watchdog', '--json');
         assert.equal(w.code, 0, describeRun(w));
         assert.match(w.stderr, /lost 2 announcements/);
+        assert.deepEqual(added(w), [`${P4} add true`, `${P6} add true`].sort(), 'the re-announcements are changes of the cycle, verified');
         await lab.waitRoute(P4, announcedWith(PATH));
         await lab.waitRoute(P6, announcedWith(PATH));
         const s = await cli('status', '--json');
@@ -290,6 +301,13 @@ for (const sp of SPEAKERS) {
         await lab.waitEstablished();
         await lab.waitRoute(P4, gone);
         const other = '2001:db8::81';
+        const dry = await cli('-a', other, '--dry-run', '--json');
+        assert.equal(dry.code, 0, describeRun(dry));
+        assert.deepEqual(
+          jsonOf<ChangeJson>(dry).changes.map((c) => `${c.prefix} ${c.action}`),
+          [`${other}/128 add`, `${P4} add`, `${P6} add`],
+          'a dry run lists the re-announcements it would send too',
+        );
         const a = await cli('-a', other, '--json');
         assert.equal(a.code, 0, describeRun(a));
         assert.deepEqual(jsonOf<ChangeJson>(a).changes.map((c) => `${c.prefix} ${c.action} ${c.verified}`), [`${other}/128 add true`]);
