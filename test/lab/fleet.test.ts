@@ -374,9 +374,34 @@ describe('fleet mode: 3-member etcd, two DCs of FRR LBs, a router', { concurrenc
       console.log(`# after etcd lost and regained quorum, the same daemon applied a fleet hold ${Math.round(performance.now() - r0)} ms after -d --dc started`);
       await ok('lon1', ['-a', NAME, '--dc', 'par1']);
       await lab.waitRoute(P, both, 20_000);
+
+      // SIGHUP with a changed fleet section (another lease TTL): the reload, taken before the next
+      // cycle, replaces the etcd client and the watch; the new watch acts on the next fleet hold,
+      // and the host's record moves to a lease of the new TTL without dropping out of the fleet
+      const fleetOf = (b: Record<string, unknown>) => b.fleet as { etcd: Record<string, unknown> };
+      const reloaded = { ...base.par1!, fleet: { ...fleetOf(base.par1!), etcd: { ...fleetOf(base.par1!).etcd, lease_ttl: '45s' } } };
+      await writeConfig(dir, reloaded, 'par1.yaml');
+      child.kill('SIGHUP');
+      await ok('lon1', ['-d', NAME, '--dc', 'par1', '--reason', 'before the reload']); // the old watch asks; the reload comes first
+      await lab.waitRoute(P, (x) => from(x, 'par1') === null, 20_000);
+      for (const until = Date.now() + 10_000; !/configuration reloaded from/.test(log); await sleep(100)) assert.ok(Date.now() < until, `no reload logged: ${log}`);
+      const h0 = performance.now();
+      await ok('lon1', ['-a', NAME, '--dc', 'par1']);
+      await lab.waitRoute(P, both, 20_000);
+      console.log(`# after a SIGHUP reload, the daemon's new watch applied a clearing ${Math.round(performance.now() - h0)} ms after -a --dc started`);
+      const d0 = performance.now();
+      await ok('lon1', ['-d', NAME, '--dc', 'par1', '--reason', 'after the reload']);
+      await lab.waitRoute(P, (x) => from(x, 'par1') === null, 20_000);
+      console.log(`# ... and a fleet hold ${Math.round(performance.now() - d0)} ms after -d --dc started`);
+      await ok('lon1', ['-a', NAME, '--dc', 'par1']);
+      await lab.waitRoute(P, both, 20_000);
+      const host = (await fleetJson('lon1')).hosts.find((h: any) => h.host === 'par1-lb1');
+      assert.ok(host && !host.stale, `par1-lb1 is still a live member of the fleet after the reload: ${JSON.stringify(host)}`);
+      assert.doesNotMatch(log, /reload failed|cannot watch/, log);
     } finally {
       child.kill('SIGTERM');
       assert.equal(await exited, 0, log);
+      await writeConfig(dir, base.par1!, 'par1.yaml');
     }
   });
 });
