@@ -352,11 +352,12 @@ export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Prom
   let checks = await scheduledChecks(deps, periodMs, requestCycle);
   deps = checks.deps;
   // fleet mode: a fleet hold set or cleared anywhere asks for a cycle at once
-  const fleetMod = deps.config.fleet ? await import('./fleet.js') : null;
-  let watch = fleetMod ? await fleetMod.watchFleetHolds(deps, requestCycle).catch((e: Error) => {
-    deps.log.warn({}, `cannot watch the fleet holds: ${e.message}; cycles still read them`);
-    return null;
-  }) : null;
+  const watchHolds = async (d: WatchdogDeps) =>
+    (await import('./fleet.js')).watchFleetHolds(d, requestCycle).catch((e: Error) => {
+      d.log.warn({}, `cannot watch the fleet holds: ${e.message}; cycles still read them`);
+      return null;
+    });
+  let watch = deps.config.fleet ? await watchHolds(deps) : null;
   deps.log.info({ every: opts.everyMs, schedule: opts.schedule }, `watchdog running ${opts.schedule ? `on schedule "${opts.schedule}"` : `every ${opts.everyMs} ms`}`);
   let dueAt = Date.now(); // the next periodic cycle; the first one at once
   try {
@@ -385,9 +386,8 @@ export async function watchdogLoop(first: WatchdogDeps, opts: LoopOptions): Prom
           deps = checks.deps;
           if (watch || deps.config.fleet) {
             await watch?.stop();
-            const mod = await import('./fleet.js');
-            await mod.closeFleet(old);
-            watch = await mod.watchFleetHolds(deps, requestCycle).catch(() => null);
+            await (await import('./fleet.js')).closeFleet(old);
+            watch = deps.config.fleet ? await watchHolds(deps) : null;
           }
           deps.log.info({}, `configuration reloaded from ${deps.config.source}`);
         } catch (e) {
