@@ -268,7 +268,7 @@ function withoutDrain(h: Hold): Hold {
  * service that claims it, so the policy needs them all). One that does not answer falls back to
  * its cached answer, stale or not; with none it is left out and the policy reports it unresolved.
  */
-async function servicesFor(deps: Deps, asked: ResolvedName[]): Promise<ResolvedName[]> {
+export async function servicesFor(deps: Deps, asked: ResolvedName[]): Promise<ResolvedName[]> {
   const byName = new Map(asked.map((r) => [serviceKey(r.name), r]));
   let cache: State['dns'] = {};
   try {

@@ -4,7 +4,7 @@ import { fleetHoldsFor, holdName, type FleetHold } from '../core/fleet.js';
 import { hostPrefixInside, targetsFor, dcPolicy } from '../core/policy.js';
 import { toVip } from '../core/prefix.js';
 import type { Deps } from './context.js';
-import { report, resolveAll, step, targetsOf, type ChangeOptions, type ChangeRow } from './change.js';
+import { report, resolveAll, servicesFor, step, targetsOf, type ChangeOptions, type ChangeRow } from './change.js';
 import { currentFleetHolds, fleetHost, fleetStore, operatorGuard, publishHost } from './fleet.js';
 
 export interface FleetChangeOptions extends ChangeOptions {
@@ -98,13 +98,27 @@ export async function fleetChangeCommand(deps: Deps, intent: 'add' | 'delete', n
   let errs: VipError[] = [];
   let code: number = EXIT.OK;
   if (dc === config.dc) {
-    const policy = dcPolicy(config, config.dc, resolved);
+    // every service's answer, as for a local -a/-d: a VIP's rank is its claiming service's
+    const policy = dcPolicy(config, config.dc, await servicesFor(deps, resolved));
     const t = targetsFor(config, policy, resolved, intent);
     if (t.errors.length === 0) {
-      const r = await step(deps, t.targets, resolved, { kind: intent }, { ...opts, fleetOnly: true, reason });
-      rows = r.rows;
-      errs = r.errors;
-      code = r.code;
+      // a hold always wins: a VIP another fleet hold of this DC still covers (another name of it)
+      // stays withdrawn; the next cycle would withdraw it again anyway
+      let targets = t.targets;
+      if (intent === 'add') {
+        const still = fleetHoldsFor(dc, await currentFleetHolds(deps, await deps.store.read()));
+        for (const x of targets.filter((x) => Object.hasOwn(still, x.vip.prefix))) {
+          const h = still[x.vip.prefix]!;
+          log.warn({ vip: x.vip.address, prefix: x.vip.prefix, holds: h.names.join(',') }, `${x.vip.prefix} stays withdrawn: still held by the fleet hold ${h.names.join(', ')} on dc ${dc} ("${h.reason}" by ${h.by} since ${h.since}); clear it with vip-mgmt -a ${h.names.join(' ')} --dc ${dc}`);
+        }
+        targets = targets.filter((x) => !Object.hasOwn(still, x.vip.prefix));
+      }
+      if (targets.length > 0) {
+        const r = await step(deps, targets, resolved, { kind: intent }, { ...opts, fleetOnly: true, reason });
+        rows = r.rows;
+        errs = r.errors;
+        code = r.code;
+      }
     } else {
       errs = t.errors;
       code = EXIT.FAILED;

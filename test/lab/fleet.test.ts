@@ -21,6 +21,7 @@ const LON1 = 65100;
 const VIP = '192.0.2.10';
 const P = '192.0.2.10/32';
 const NAME = 'www.example.test';
+const NAME2 = 'api.example.test'; // another name of the same VIP (not a service)
 const SERVICES = [{ name: NAME, prefer: ['par1', 'lon1'] }];
 const DCS = ['par1', 'lon1'] as const;
 type Dc = (typeof DCS)[number];
@@ -52,7 +53,7 @@ describe('fleet mode: 3-member etcd, two DCs of FRR LBs, a router', { concurrenc
   before(async () => {
     if (missing(NEEDS, { root: true }).length > 0) return;
     dir = await mkdtemp(join(tmpdir(), 'vip-fleet-'));
-    etcd = await createEtcdLab({ records: [[NAME, VIP]] });
+    etcd = await createEtcdLab({ records: [[NAME, VIP], [NAME2, VIP]] });
     const snippets: Record<string, string> = {};
     for (const dc of DCS) {
       table[dc] = join(dir, `ip_vs-${dc}`);
@@ -217,6 +218,23 @@ describe('fleet mode: 3-member etcd, two DCs of FRR LBs, a router', { concurrenc
     assert.equal(from(await route(), 'par1'), null);
     await ok('par1', ['-a', NAME, '--dc', 'par1']);
     await lab.waitRoute(P, both);
+  });
+
+  test('-a --dc of the own DC clears one fleet hold, and a VIP a second fleet hold (another name) still covers stays withdrawn', async (t) => {
+    if (!gate(t)) return;
+    await ok('par1', ['-d', NAME2, '--dc', 'par1', '--reason', 'api work']);
+    await lab.waitRoute(P, (x) => from(x, 'par1') === null && from(x, 'lon1') !== null);
+    await ok('lon1', ['-d', NAME, '--dc', 'par1', '--reason', 'www work']);
+    assert.deepEqual((await fleetJson('par1')).holds.map((h: any) => h.name).sort(), [NAME2, NAME].sort());
+    const a = await ok('par1', ['-a', NAME, '--dc', 'par1']);
+    assert.match(a.stderr, new RegExp(`${P} stays withdrawn: still held by the fleet hold ${NAME2.replaceAll('.', '\\.')} on dc par1`), describeRun(a));
+    await sleep(500); // an announce would show at the router by now
+    assert.equal(from(await route(), 'par1'), null, 'the second fleet hold still wins');
+    await ok('par1', ['watchdog']);
+    assert.equal(from(await route(), 'par1'), null);
+    await ok('par1', ['-a', NAME2, '--dc', 'par1']);
+    await lab.waitRoute(P, both);
+    assert.deepEqual((await fleetJson('par1')).holds, []);
   });
 
   test('one member killed: works; two killed: a cycle changes no route and ends, fleet writes exit 8 naming etcd; quorum back: works', async (t) => {
