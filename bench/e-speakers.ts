@@ -24,6 +24,9 @@ export interface EResult {
   /** one route per speaker call */
   oneMs: number[];
   oneRouterMs: number[];
+  /** GoBGP only: `vip-mgmt -a` with bgp.gobgp.apply: cli (the CLI, one run a route, one per CPU at once) */
+  cliMs: number[];
+  cliRouterMs: number[];
   noisy: number;
 }
 
@@ -64,7 +67,7 @@ export async function benchE(opts: { size?: number; reps?: number; oneReps?: Rec
         await speaker.apply(ASN, adds.map((c) => ({ ...c, action: 'delete' })));
         await waitCount(lab, 4, inBench, (n) => n === 0, 120_000);
       };
-      const r: EResult = { kind, size, batchMs: [], batchRouterMs: [], oneMs: [], oneRouterMs: [], noisy: 0 };
+      const r: EResult = { kind, size, batchMs: [], batchRouterMs: [], oneMs: [], oneRouterMs: [], cliMs: [], cliRouterMs: [], noisy: 0 };
       const timeRun = async (run: () => Promise<void>, into: number[], routerInto: number[]) => {
         if (qemuNow()) r.noisy++;
         const t0 = performance.now();
@@ -84,6 +87,19 @@ export async function benchE(opts: { size?: number; reps?: number; oneReps?: Rec
           r.batchRouterMs,
         );
         log(`E: ${kind} vip-mgmt -a ${size}: ${ms(r.batchMs.at(-1)!)} (router ${ms(r.batchRouterMs.at(-1)!)})`);
+      }
+      if (kind === 'gobgp') {
+        // the same run with the CLI for apply, rounds interleaved with nothing else in between
+        const cliCfg = await config({
+          datacenters: { par1: ASN },
+          vipPrefixes: ['198.18.0.0/15'],
+          extra: { bgp: { ...bgp, gobgp: { ...bgp.gobgp, apply: 'cli' }, verify_timeout: '60s', timeout: '60s' } },
+        });
+        for (let i = 0; i < reps; i++) {
+          await reset();
+          await timeRun(async () => must(await vipMgmt(cliCfg, ['-a', ...vips], 900_000), `vip-mgmt -a of ${size} VIPs through gobgp (apply: cli)`), r.cliMs, r.cliRouterMs);
+          log(`E: gobgp vip-mgmt -a ${size} with bgp.gobgp.apply: cli: ${ms(r.cliMs.at(-1)!)} (router ${ms(r.cliRouterMs.at(-1)!)})`);
+        }
       }
       for (let i = 0; i < oneReps[kind as 'bird' | 'exabgp' | 'gobgp']; i++) {
         await reset();
@@ -106,5 +122,17 @@ export async function benchE(opts: { size?: number; reps?: number; oneReps?: Rec
       `${(median(x.oneMs) / median(x.batchMs)).toFixed(1)}x (router: ${(median(x.oneRouterMs) / median(x.batchRouterMs)).toFixed(1)}x)`,
     ]),
   );
+  const g = results.find((x) => x.kind === 'gobgp' && x.cliMs.length > 0);
+  if (g) {
+    printTable(
+      `E, GoBGP: vip-mgmt -a of ${size} VIPs with bgp.gobgp.apply: grpc (one AddPathStream call) vs cli (one gobgp run a route, one per CPU at once) vs one gobgp run a route, one after the other`,
+      ['apply', 'vip-mgmt -a (median)', 'routes at router', 'runs', 'grpc faster by'],
+      [
+        ['grpc (default)', ms(median(g.batchMs)), ms(median(g.batchRouterMs)), String(g.batchMs.length), '-'],
+        ['cli', ms(median(g.cliMs)), ms(median(g.cliRouterMs)), String(g.cliMs.length), `${(median(g.cliMs) / median(g.batchMs)).toFixed(1)}x (router ${(median(g.cliRouterMs) / median(g.batchRouterMs)).toFixed(1)}x)`],
+        ['one gobgp run a route, in a row (no vip-mgmt)', ms(median(g.oneMs)), ms(median(g.oneRouterMs)), String(g.oneMs.length), `${(median(g.oneMs) / median(g.batchMs)).toFixed(1)}x (router ${(median(g.oneRouterMs) / median(g.batchRouterMs)).toFixed(1)}x)`],
+      ],
+    );
+  }
   return results;
 }

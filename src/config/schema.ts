@@ -276,11 +276,13 @@ export const configSchema = z
             pipename: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, 'a plain name (letters, digits, "_", "-", ".")').default('exabgp'),
           })
           .prefault({}),
-        /** GoBGP 3: the gobgp CLI against gobgpd's gRPC API address */
+        /** GoBGP 3: gobgpd's gRPC API address; apply through the API itself (grpc) or the gobgp CLI
+         *  (cli, one run a route); reads always use the CLI */
         gobgp: z
           .strictObject({
             cli: z.string().min(1).default('gobgp'),
             api: apiAddress.default({ host: '127.0.0.1', port: 50051 } as GobgpApi),
+            apply: z.enum(['grpc', 'cli']).default('grpc'),
           })
           .prefault({}),
       })

@@ -52,6 +52,30 @@ export function gobgpChangeArgv(asn: number, c: SpeakerChange, rule: PrependRule
   ];
 }
 
+/** One change as a GoBGP API path (apipb.Path, the fields vip-mgmt sets): what `gobgpChangeArgv`
+ *  asks the CLI for, so a route looks the same whichever way it went in. A withdrawal carries the
+ *  next hop too (gobgpd 3.10 refuses a path without one unless it is marked withdrawn). */
+export interface GobgpApiPath {
+  family: 4 | 6;
+  address: string;
+  length: number;
+  /** ORIGIN igp, NEXT_HOP 0.0.0.0 (IPv4) or MP_REACH with :: (IPv6), as the CLI's `origin igp nexthop` */
+  nextHop: '0.0.0.0' | '::';
+  asPath: number[];
+  communities: number[];
+  withdraw: boolean;
+}
+
+export function gobgpApiPath(asn: number, c: SpeakerChange, rule: PrependRule): GobgpApiPath {
+  const f = familyOf(c.prefix);
+  const [address, len] = c.prefix.split('/');
+  const base = { family: f, address: address!, length: Number(len), nextHop: f === 4 ? ('0.0.0.0' as const) : ('::' as const) };
+  if (c.action === 'delete') return { ...base, asPath: [], communities: [], withdraw: true };
+  const path = gobgpAsPath(asn, c.routeMap, rule);
+  if (!path) throw new TypeError(`no AS path for route-map ${c.routeMap ?? '(none)'}`);
+  return { ...base, asPath: path, communities: c.routeMap === DRAIN_ROUTE_MAP ? [GSHUT] : [], withdraw: false };
+}
+
 /** `gobgp global rib -a AFI -j` -> the locally originated routes (paths learned from a peer are left out). */
 export function parseGlobalRib(text: string): GobgpRoute[] {
   const trimmed = text.trim();

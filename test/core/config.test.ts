@@ -282,11 +282,12 @@ test('bgp.speaker takes bird, exabgp and gobgp, each with its own keys and defau
   const base = { dc: 'par1', vip_prefixes: ['192.0.2.0/24'], datacenters: { par1: { asn: 64512 } } };
   const { config } = validateConfig({ ...base, bgp: { speaker: 'gobgp', gobgp: { api: '[::1]:50052' }, exabgp: { pipename: 'lb1' } } });
   assert.equal(config!.bgp.speaker, 'gobgp');
-  assert.deepEqual(config!.bgp.gobgp, { cli: 'gobgp', api: { host: '::1', port: 50052 } });
+  assert.deepEqual(config!.bgp.gobgp, { cli: 'gobgp', api: { host: '::1', port: 50052 }, apply: 'grpc' });
+  assert.equal(validateConfig({ ...base, bgp: { speaker: 'gobgp', gobgp: { apply: 'cli' } } }).config!.bgp.gobgp.apply, 'cli');
   assert.deepEqual(config!.bgp.exabgp, { cli: 'exabgpcli', pipename: 'lb1' });
   assert.deepEqual(config!.bgp.bird, { birdc: 'birdc', socket: '/run/bird/bird.ctl', include: '/etc/bird/vip-mgmt.conf' });
-  const bad = validateConfig({ ...base, bgp: { speaker: 'exabgp', exabgp: { pipename: '../x' }, gobgp: { api: 'localhost' }, bird: { include: 'rel.conf', sock: 1 } } });
-  assert.deepEqual(bad.problems.map((p) => p.path).sort(), ['bgp.bird.include', 'bgp.bird.sock', 'bgp.exabgp.pipename', 'bgp.gobgp.api']);
+  const bad = validateConfig({ ...base, bgp: { speaker: 'exabgp', exabgp: { pipename: '../x' }, gobgp: { api: 'localhost', apply: 'vtysh' }, bird: { include: 'rel.conf', sock: 1 } } });
+  assert.deepEqual(bad.problems.map((p) => p.path).sort(), ['bgp.bird.include', 'bgp.bird.sock', 'bgp.exabgp.pipename', 'bgp.gobgp.api', 'bgp.gobgp.apply']);
 });
 
 test('fleet: absent = local only; present: defaults filled in (prefix, lease 180s, timeout 2s, guard last_dc)', () => {

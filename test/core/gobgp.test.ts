@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { gobgpAsPath, gobgpChangeArgv, gobgpPrefixStates, gobgpUnreachable, parseGlobal, parseGlobalRib, parseNeighbors, runningFromGobgp } from '../../src/core/gobgp.ts';
+import { gobgpApiPath, gobgpAsPath, gobgpChangeArgv, gobgpPrefixStates, gobgpUnreachable, parseGlobal, parseGlobalRib, parseNeighbors, runningFromGobgp } from '../../src/core/gobgp.ts';
 import { computedRouteMaps } from '../../src/core/policy.ts';
 
 const fixture = (f: string) => readFileSync(new URL(`../fixtures/gobgp/${f}`, import.meta.url), 'utf8');
@@ -22,6 +22,16 @@ test('argv per change: origin igp, next hop self, aspath only when there is one,
   assert.equal(argv({ action: 'add', prefix: '192.0.2.1/32', routeMap: 'VIP-DRAIN' }), 'global rib add -a ipv4 192.0.2.1/32 origin igp nexthop 0.0.0.0 aspath 64512,64512 community 65535:0');
   assert.equal(argv({ action: 'delete', prefix: '2001:db8::1/128', routeMap: null }), 'global rib del -a ipv6 2001:db8::1/128');
   assert.throws(() => gobgpChangeArgv(64512, { action: 'add', prefix: '192.0.2.1/32', routeMap: 'X' }, RULE), TypeError);
+});
+
+test('API path per change: what the argv asks for (origin igp, next hop self, aspath, GRACEFUL_SHUTDOWN with VIP-DRAIN); a delete is a withdrawal', () => {
+  const path = (c: Parameters<typeof gobgpApiPath>[1]) => gobgpApiPath(64512, c, RULE);
+  assert.deepEqual(path({ action: 'add', prefix: '192.0.2.1/32', routeMap: 'VIP-RANK-0' }), { family: 4, address: '192.0.2.1', length: 32, nextHop: '0.0.0.0', asPath: [], communities: [], withdraw: false });
+  assert.deepEqual(path({ action: 'add', prefix: '2001:db8::1/128', routeMap: 'VIP-RANK-1' }), { family: 6, address: '2001:db8::1', length: 128, nextHop: '::', asPath: [64512], communities: [], withdraw: false });
+  assert.deepEqual(path({ action: 'add', prefix: '192.0.2.1/32', routeMap: 'VIP-DRAIN' }).communities, [65535 * 65536]);
+  assert.deepEqual(path({ action: 'add', prefix: '192.0.2.1/32', routeMap: 'VIP-DRAIN' }).asPath, [64512, 64512]);
+  assert.deepEqual(path({ action: 'delete', prefix: '2001:db8::1/128', routeMap: null }), { family: 6, address: '2001:db8::1', length: 128, nextHop: '::', asPath: [], communities: [], withdraw: true });
+  assert.throws(() => path({ action: 'add', prefix: '192.0.2.1/32', routeMap: 'X' }), TypeError);
 });
 
 test('global rib -j (real capture) -> RunningBgp with route-maps from the aspath length', () => {
