@@ -106,7 +106,9 @@ export async function fleetChangeCommand(deps: Deps, intent: 'add' | 'delete', n
       // stays withdrawn; the next cycle would withdraw it again anyway
       let targets = t.targets;
       if (intent === 'add') {
-        const still = fleetHoldsFor(dc, await currentFleetHolds(deps, await deps.store.read()));
+        // (the ones just cleared left out: a fallback to the holds cached in state still lists them)
+        const cleared = new Set(records.map((r) => r.name));
+        const still = fleetHoldsFor(dc, (await currentFleetHolds(deps, await deps.store.read())).filter((h) => !(h.dc === dc && cleared.has(h.name))));
         for (const x of targets.filter((x) => Object.hasOwn(still, x.vip.prefix))) {
           const h = still[x.vip.prefix]!;
           log.warn({ vip: x.vip.address, prefix: x.vip.prefix, holds: h.names.join(',') }, `${x.vip.prefix} stays withdrawn: still held by the fleet hold ${h.names.join(', ')} on dc ${dc} ("${h.reason}" by ${h.by} since ${h.since}); clear it with vip-mgmt -a ${h.names.join(' ')} --dc ${dc}`);
