@@ -45,7 +45,7 @@ export async function benchF(): Promise<void> {
       ['cycle with every record changed: payload / WAL / time', `${mb(res.payloadChanged)} / ${mb(res.walChanged)} / ${ms(res.cycle3Ms)}`],
       [`one host publish, p50 / p99, ${res.hosts} at once (first cycle)`, `${ms(res.publishP50)} / ${ms(res.publishP99)}`],
       [`one host publish, p50 / p99, ${res.hosts} at once (nothing changed)`, `${ms(res.publishSteadyP50)} / ${ms(res.publishSteadyP99)}`],
-      ['the last-DC guard\'s read of every host record (a cycle planning a health-driven withdrawal), median of 5', ms(res.guardReadMs)],
+      ['the last-DC guard of a cycle planning a health-driven withdrawal: its intent written, every record read, the intent revoked; median of 5', ms(res.guardReadMs)],
       ['status --fleet (text), median of 5, Node start included', `${ms(med(res.statusMs.text))} (${res.statusLines} lines, ${kb(res.statusBytes.text)})`],
       ['status --fleet --json, median of 5', `${ms(med(res.statusMs.json))} (${mb(res.statusBytes.json)})`],
       [`fleet hold propagation to ${res.hosts} watches, p50 / p99 / max (${res.propagation.samples}/${res.propagation.expected} events)`, `${ms(res.propagation.p50)} / ${ms(res.propagation.p99)} / ${ms(res.propagation.max)}`],

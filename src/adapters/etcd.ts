@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { VipError, type ErrorCode } from '../core/errors.js';
 import { createHash } from 'node:crypto';
-import { holdKey, holdsPrefix, hostKey, hostsPrefix, parseFleetHold, parseHostRecord, parseSeen, recordBody, seenKey, seenPrefix, FLEET_LAYOUT, type FleetHold, type HostRecord, type SeenRecord } from '../core/fleet.js';
+import { holdKey, holdsPrefix, hostKey, hostsPrefix, leavingKey, leavingPrefix, parseFleetHold, parseHostRecord, parseLeaving, parseSeen, recordBody, seenKey, seenPrefix, FLEET_LAYOUT, type FleetHold, type HostRecord, type LeavingIntent, type SeenRecord } from '../core/fleet.js';
 
 export interface FleetEtcdConfig {
   endpoints: string[];
@@ -33,6 +33,8 @@ export interface FleetEtcdConfig {
 export interface FleetView {
   hosts: HostRecord[];
   holds: FleetHold[];
+  /** withdrawals other runs have announced and not finished (core/fleet.ts withLeaving) */
+  leaving: LeavingIntent[];
   skipped: number;
   /** etcd revision the view was read at */
   revision: string;
@@ -57,10 +59,12 @@ export interface FleetStore {
   view(): Promise<FleetView>;
   /** only the holds (small): what a watchdog cycle reads every time */
   holds(): Promise<FleetHold[]>;
-  hosts(): Promise<HostRecord[]>;
   /** Put fleet holds, all or none (one transaction). With `unchangedSince` (the revision of the view the guard decided on), only if
-   *  no fleet hold was set or changed after it; false when one was (decide again). */
+   *  no fleet hold was set or changed, and no withdrawal announced, after it; false when one was (decide again). */
   setHolds(hs: FleetHold[], unchangedSince?: string): Promise<boolean>;
+  /** Announce that this host's run is about to withdraw some VIPs (before it reads the fleet for the
+   *  guard), under a lease of its own (lease_ttl); release() removes it once the run has published. */
+  announceLeaving(intent: LeavingIntent): Promise<{ release(): Promise<void> }>;
   /** true when a hold was there to clear */
   clearHold(dc: string, name: string): Promise<boolean>;
   /** Watch the holds prefix: onChange on every put/delete and after a reconnect (a change may have
@@ -173,6 +177,8 @@ export async function openFleetStore(cfg: FleetEtcdConfig): Promise<FleetStore> 
   function split(kvs: { key: Buffer; value: Buffer }[]): Omit<FleetView, 'revision'> {
     const hosts: HostRecord[] = [];
     const holds: FleetHold[] = [];
+    const leaving: LeavingIntent[] = [];
+    const lp = leavingPrefix(cfg.prefix);
     const seen = new Map<string, SeenRecord>();
     let skipped = 0;
     const hp = hostsPrefix(cfg.prefix);
@@ -192,13 +198,17 @@ export async function openFleetStore(cfg: FleetEtcdConfig): Promise<FleetStore> 
       } else if (key.startsWith(sp)) {
         const s = parseSeen(text);
         if (s) seen.set(key.slice(sp.length), s);
+      } else if (key.startsWith(lp)) {
+        const l = parseLeaving(text);
+        if (l) leaving.push(l);
+        else skipped++;
       }
     }
     for (const h of hosts) {
       const s = seen.get(`${h.dc}/${h.host}`);
       if (s && s.at > h.at) h.at = s.at;
     }
-    return { hosts, holds, skipped };
+    return { hosts, holds, leaving, skipped };
   }
 
   return {
@@ -235,20 +245,24 @@ export async function openFleetStore(cfg: FleetEtcdConfig): Promise<FleetStore> 
         return { ...split(r.kvs), revision: r.header.revision };
       }),
     holds: () => call('reading the fleet holds', async () => split((await range(holdsPrefix(cfg.prefix))).kvs).holds),
-    hosts: () =>
-      call('reading the fleet hosts', async () => {
-        const [h, s] = await Promise.all([range(hostsPrefix(cfg.prefix)), range(seenPrefix(cfg.prefix))]);
-        return split([...h.kvs, ...s.kvs]).hosts;
-      }),
     setHolds: (hs, unchangedSince) =>
       call(`setting the fleet hold${hs.length === 1 ? '' : 's'} ${hs.map((h) => `${h.dc}/${h.name}`).join(', ')}`, async () => {
         const puts = hs.map((h) => ({ request_put: { key: Buffer.from(holdKey(cfg.prefix, h.dc, h.name)), value: Buffer.from(JSON.stringify(h)) } }));
-        const hp = holdsPrefix(cfg.prefix);
-        // with unchangedSince: every key under holds/ last modified at or before the guard's view (an
-        // empty range passes; a hold cleared meanwhile only makes the fleet safer)
-        const compare = unchangedSince === undefined ? [] : [{ result: 'Less' as const, target: 'Mod' as const, key: Buffer.from(hp), range_end: prefixEnd(hp), mod_revision: String(BigInt(unchangedSince) + 1n) }];
+        // with unchangedSince: every key under holds/ and leaving/ last modified at or before the
+        // guard's view (an empty range passes; a hold cleared or a withdrawal finished meanwhile only
+        // makes the fleet safer). A watchdog announcing a withdrawal after the view makes this fail.
+        const unchanged = (prefix: string) => ({ result: 'Less' as const, target: 'Mod' as const, key: Buffer.from(prefix), range_end: prefixEnd(prefix), mod_revision: String(BigInt(unchangedSince!) + 1n) });
+        const compare = unchangedSince === undefined ? [] : [unchanged(holdsPrefix(cfg.prefix)), unchanged(leavingPrefix(cfg.prefix))];
         const r = await client.kv.txn({ compare, success: puts, failure: [] });
         return r.succeeded;
+      }),
+    announceLeaving: (intent) =>
+      call(`announcing the withdrawal of ${intent.prefixes.length} VIP(s) to the fleet`, async () => {
+        const lease = (await client.leaseClient.leaseGrant({ TTL: Math.round(cfg.lease_ttl / 1000), ID: 0 })).ID;
+        await client.kv.put({ key: Buffer.from(leavingKey(cfg.prefix, intent.dc, intent.host)), value: Buffer.from(JSON.stringify(intent)), lease });
+        return {
+          release: () => call('removing the finished withdrawal from the fleet', async () => void (await client.leaseClient.leaseRevoke({ ID: lease }))),
+        };
       }),
     clearHold: (dc, name) =>
       call(`clearing the fleet hold ${dc}/${name}`, async () => {

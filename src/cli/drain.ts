@@ -30,6 +30,9 @@ async function drain(deps: Deps, names: string[], gracefulMs: number, opts: Chan
   const until = new Date(deps.clock.now().getTime() + gracefulMs).toISOString();
   const first = await step(deps, t.targets, t.resolved, { kind: 'drain', until }, opts);
   if (first.code !== EXIT.OK || deps.opts.dryRun) return report(deps, first.rows, first.errors, first.code);
+  // fleet mode: the fleet sees the drain now (VIP-DRAIN and the hold: not a healthy announcer), not
+  // only once the whole wait is over
+  if (deps.config.fleet) await (await import('./fleet-change.js')).publishNow(deps, 'drain');
 
   const { countdown } = await import('../adapters/countdown.js');
   const label = `draining ${names.join(' ')}`;

@@ -5,38 +5,47 @@ import { hostPrefixInside, targetsFor, dcPolicy } from '../core/policy.js';
 import { toVip } from '../core/prefix.js';
 import type { Deps } from './context.js';
 import { report, resolveAll, servicesFor, step, targetsOf, type ChangeOptions, type ChangeRow } from './change.js';
-import { currentFleetHolds, fleetHost, fleetStore, operatorGuard, publishHost } from './fleet.js';
+import { currentFleetHolds, fleetHost, fleetStore, operatorGuard, publishHost, type Leaving } from './fleet.js';
 
 export interface FleetChangeOptions extends ChangeOptions {
   force: boolean;
 }
 
-/** Publish this host now (after -a/-d): the running config and state as they are after the run. */
-export async function publishNow(deps: Deps, by: string): Promise<void> {
-  if (!deps.config.fleet || deps.opts.dryRun) return;
+/** Publish this host now (after -a/-d): the running config and state as they are after the run.
+ *  True when it was published. */
+export async function publishNow(deps: Deps, by: string): Promise<boolean> {
+  if (!deps.config.fleet || deps.opts.dryRun) return false;
   try {
     const [running, state] = await Promise.all([deps.speaker.readRunning(), deps.store.read()]);
-    await publishHost(deps, by, running, state);
+    return (await publishHost(deps, by, running, state)) !== null;
   } catch (e) {
     deps.log.warn({}, `not published to the fleet: ${(e as Error).message}`);
+    return false;
   }
 }
 
-/** A local -d with fleet mode: the guard (this host leaving) before the step; exit 5 / 8 before any change. */
-export async function guardLocalDelete(deps: Deps, names: string[], opts: FleetChangeOptions): Promise<void> {
-  if (!deps.config.fleet || deps.config.fleet.guard === 'none') return;
+/**
+ * A local -d with fleet mode: the guard (this host leaving) before the step; exit 5 / 8 before any
+ * change. This host's intent to withdraw is written to etcd before the guard reads the fleet (a
+ * watchdog elsewhere withdrawing the same VIP at that moment sees it, or this guard sees that
+ * watchdog's); the caller releases it once this host has published again (else it expires with its lease).
+ */
+export async function guardLocalDelete(deps: Deps, names: string[], opts: FleetChangeOptions): Promise<Leaving | null> {
+  if (!deps.config.fleet || deps.config.fleet.guard === 'none') return null;
   const t = await targetsOf(deps, names, 'delete');
-  if ('code' in t) return; // the step reports DNS and policy problems itself
+  if ('code' in t) return null; // the step reports DNS and policy problems itself
   const running = await deps.speaker.readRunning();
   const conf = new Set(running.networks.map((n) => n.prefix));
   const prefixes = t.targets.map((x) => x.vip.prefix).filter((p) => conf.has(p));
   const me = { dc: deps.config.dc, host: fleetHost(deps.config) };
-  await operatorGuard(deps, prefixes, (h) => h.dc === me.dc && h.host === me.host, {
+  const g = await operatorGuard(deps, prefixes, (h) => h.dc === me.dc && h.host === me.host, {
     force: opts.force,
     reason: opts.reason,
     what: `-d on ${me.dc}/${me.host}`,
     leavingAnnounces: (p) => conf.has(p),
+    announce: true,
   });
+  return g?.leaving ?? null;
 }
 
 /**

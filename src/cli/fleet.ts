@@ -1,7 +1,7 @@
 // Fleet mode for the commands: opening the fleet store once per config, publishing after a run, the holds and guard a watchdog cycle needs, the operator's guard.
 import { hostname } from 'node:os';
 import { VipError } from '../core/errors.js';
-import { fleetHoldsFor, guardMessage, hostRecord, lastDcGuard, withFleetHolds, type FleetHold, type HostRecord } from '../core/fleet.js';
+import { fleetHoldsFor, guardMessage, hostRecord, lastDcGuard, withFleetHolds, withLeaving, type FleetHold, type HostRecord } from '../core/fleet.js';
 import { hostPrefixInside } from '../core/policy.js';
 import type { FleetCycleInput } from '../core/cycle.js';
 import type { RunningBgp, State } from '../core/types.js';
@@ -94,17 +94,45 @@ export function fleetCycleInput(deps: Deps, read: FleetHold[] | VipError, state:
   return { input: { holds: fleetHoldsFor(config.dc, read), guard: null }, cache: { holds: read, fetched: deps.clock.now().toISOString() } };
 }
 
-/** The guard's input for a cycle that plans health-driven withdrawals: the published hosts, or
- *  `unknown` when etcd cannot say (then none of them happens). */
-export async function cycleGuard(deps: Deps, read: FleetHold[] | VipError): Promise<FleetCycleInput['guard']> {
+/** A withdrawal this run announced to the fleet (fleet.ts guardView); release() after the run has
+ *  published its new record. Left alone (it expires with its lease) when that publish failed. */
+export interface Leaving {
+  release(): Promise<void>;
+}
+
+/**
+ * What the last-DC guard sees when this host is about to withdraw PREFIXES: first this run's intent
+ * is written to etcd (`leaving/<dc>/<host>`, unless --dry-run), THEN the fleet is read, with the
+ * fleet holds and every other run's intent applied (core/fleet.ts withLeaving). Two hosts that
+ * withdraw the same VIP at the same moment each write before they read, so at least one of them
+ * sees the other leaving: the VIP is never withdrawn everywhere because both decided on records
+ * from before the other decided.
+ */
+async function guardView(deps: Deps, prefixes: string[], by: string): Promise<{ hosts: HostRecord[]; revision: string; leaving: Leaving | null }> {
   const { config } = deps;
-  if (!config.fleet || config.fleet.guard === 'none') return null;
-  if (read instanceof VipError) return { unknown: read.message };
+  const self = { dc: config.dc, host: fleetHost(config) };
+  const store = await fleetStore(config);
+  const leaving = deps.opts.dryRun ? null : await store.announceLeaving({ v: 1, ...self, prefixes: [...prefixes].sort(), at: deps.clock.now().toISOString(), by });
   try {
-    const hosts = withFleetHolds(await (await fleetStore(config)).hosts(), read);
-    return { hosts, self: { dc: config.dc, host: fleetHost(config) } };
+    const view = await store.view();
+    return { hosts: withLeaving(withFleetHolds(view.hosts, view.holds), view.leaving, self), revision: view.revision, leaving };
   } catch (e) {
-    return { unknown: (e as Error).message };
+    await leaving?.release().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The guard's input for a cycle that plans health-driven withdrawals of PREFIXES: the published
+ *  hosts, or `unknown` when etcd cannot say (then none of them happens); and this run's intent. */
+export async function cycleGuard(deps: Deps, read: FleetHold[] | VipError, prefixes: string[]): Promise<{ guard: FleetCycleInput['guard']; leaving: Leaving | null }> {
+  const { config } = deps;
+  if (!config.fleet || config.fleet.guard === 'none') return { guard: null, leaving: null };
+  if (read instanceof VipError) return { guard: { unknown: read.message }, leaving: null };
+  try {
+    const v = await guardView(deps, prefixes, 'watchdog');
+    return { guard: { hosts: v.hosts, self: { dc: config.dc, host: fleetHost(config) } }, leaving: v.leaving };
+  } catch (e) {
+    return { guard: { unknown: (e as Error).message }, leaving: null };
   }
 }
 
@@ -118,8 +146,8 @@ export async function operatorGuard(
   deps: Deps,
   prefixes: string[],
   leaving: (h: { dc: string; host: string }) => boolean,
-  opts: { force: boolean; reason?: string; what: string; leavingAnnounces?: (p: string) => boolean },
-): Promise<{ revision: string } | null> {
+  opts: { force: boolean; reason?: string; what: string; leavingAnnounces?: (p: string) => boolean; announce?: boolean },
+): Promise<{ revision: string; leaving: Leaving | null } | null> {
   const { config, log } = deps;
   const f: FleetConfig | undefined = config.fleet;
   if (!f || f.guard === 'none' || prefixes.length === 0) return null;
@@ -127,23 +155,28 @@ export async function operatorGuard(
     log.warn({ reason: opts.reason ?? '', prefixes }, `--force: the last-DC guard is not checked for ${opts.what} (${prefixes.join(', ')}); reason: ${opts.reason ?? '(none given)'}`);
     return null;
   }
-  let hosts: HostRecord[];
-  let revision: string;
+  let view: Awaited<ReturnType<typeof guardView>>;
   try {
-    // one linearizable read of everything: its revision lets a fleet hold be set only if no other
-    // hold changed since (two operators draining the last two DCs at once cannot both pass)
-    const view = await (await fleetStore(config)).view();
-    hosts = withFleetHolds(view.hosts, view.holds);
-    revision = view.revision;
+    // one linearizable read of everything, after this host's own intent when it withdraws itself
+    // (announce: a local -d); its revision lets a fleet hold be set only if no other hold changed
+    // and no withdrawal was announced since (two operators draining the last two DCs at once, or
+    // an operator and a watchdog, cannot both pass)
+    view = opts.announce
+      ? await guardView(deps, prefixes, 'delete')
+      : await (async () => {
+          const v = await (await fleetStore(config)).view();
+          return { hosts: withLeaving(withFleetHolds(v.hosts, v.holds), v.leaving, { dc: config.dc, host: fleetHost(config) }), revision: v.revision, leaving: null };
+        })();
   } catch (e) {
     const err = e instanceof VipError ? e : new VipError('VIP_E_FLEET_UNAVAILABLE', String(e));
     throw new VipError(err.code, `${err.message}. The last-DC guard cannot be checked, so nothing was changed; to withdraw without it: add --force --reason "..."`, err.details);
   }
-  const refused = lastDcGuard(hosts, prefixes, leaving, opts.leavingAnnounces);
+  const refused = lastDcGuard(view.hosts, prefixes, leaving, opts.leavingAnnounces);
   if (refused.length > 0) {
+    await view.leaving?.release().catch(() => undefined);
     throw new VipError('VIP_E_POLICY_LAST_DC', guardMessage(refused, 'Nothing was changed; --force overrides (the reason is logged).'), { prefixes: refused.map((r) => r.prefix) });
   }
-  return { revision };
+  return { revision: view.revision, leaving: view.leaving };
 }
 
 /** The daemon's watch on the fleet holds: a change asks for a cycle at once (the same request as

@@ -58,10 +58,10 @@ async function change(g: GlobalOptions, intent: 'add' | 'delete', names: string[
     if (!deps.config.fleet) return local(deps);
     // fleet mode: the last-DC guard before a local withdrawal, and this host published after every run
     const { guardLocalDelete, publishNow, refuseFleetHeld } = await import('./fleet-change.js');
-    if (intent === 'delete') await guardLocalDelete(deps, names, opts);
-    else await refuseFleetHeld(deps, names);
+    const leaving = intent === 'delete' ? await guardLocalDelete(deps, names, opts) : (await refuseFleetHeld(deps, names), null);
     const code = await local(deps);
-    await publishNow(deps, intent);
+    // the withdrawal announced to the fleet ends once the record says it; a run that threw leaves it to expire
+    if ((await publishNow(deps, intent)) && leaving) await leaving.release().catch(() => undefined);
     return code;
   });
   async function local(deps: Awaited<ReturnType<typeof import('./deps.js').makeDeps>>): Promise<number> {

@@ -92,6 +92,7 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
   const fleetMod = config.fleet ? await import('./fleet.js') : null;
   const fleetRead: FleetHold[] | VipError | null = fleetMod ? await fleetMod.readFleetHolds(deps) : null;
   let publish: { running: RunningBgp; state: State } | null = null;
+  let leaving: { release(): Promise<void> } | null = null; // this cycle's withdrawal intent in etcd (fleet mode)
 
   let lock: RunLock | null = null;
   if (!deps.opts.dryRun) {
@@ -132,9 +133,11 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
     const input = { config, resolved, ipvs, checks, running, state: { ...state, dns, ...(fleet?.cache ? { fleet: fleet.cache } : {}) }, now, ...(fleet ? { fleet: fleet.input } : {}) };
     let plan = planCycle(input);
     // the last-DC guard reads the published hosts only when a health-driven withdrawal is planned
+    // (this host's intent to withdraw them is written to etcd first: cli/fleet.ts guardView)
     if (fleetMod && fleet && plan.guardNeeded.length > 0) {
-      const guard = await fleetMod.cycleGuard(deps, fleetRead!);
-      if (guard) plan = planCycle({ ...input, fleet: { ...fleet.input, guard } });
+      const g = await fleetMod.cycleGuard(deps, fleetRead!, plan.guardNeeded);
+      leaving = g.leaving;
+      if (g.guard) plan = planCycle({ ...input, fleet: { ...fleet.input, guard: g.guard } });
     }
     const batch = mergeHealing(heal, plan.changes);
     const healed = heal.filter((h) => batch.includes(h));
@@ -210,7 +213,10 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
     // not when etcd just failed to answer: a second deadline would only lengthen the cycle
     if (fleetMod && publish) {
       if (fleetRead instanceof VipError) log.debug({}, 'not published to the fleet: etcd did not answer at the start of this cycle');
-      else await fleetMod.publishHost(deps, 'watchdog', publish.running, publish.state);
+      else if ((await fleetMod.publishHost(deps, 'watchdog', publish.running, publish.state)) && leaving) {
+        // the record now says what was withdrawn: the intent has done its work
+        await leaving.release().catch((e: Error) => log.debug({}, `${e.message}; it expires with its lease`));
+      }
     }
   }
 }

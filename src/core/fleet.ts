@@ -47,6 +47,33 @@ export function parseSeen(text: string): SeenRecord | null {
   }
 }
 export const holdKey = (prefix: string, dc: string, name: string) => `${holdsPrefix(prefix)}${dc}/${name}`;
+/** `<prefix>v1/leaving/` : one key per host, `<dc>/<host>`, under a lease of its own, while a run of
+ *  that host withdraws VIPs past the last-DC guard. Written BEFORE the run reads the fleet, removed
+ *  once its new record is published (else it expires with its lease). */
+export const leavingPrefix = (prefix: string) => `${prefix}${FLEET_LAYOUT}/leaving/`;
+export const leavingKey = (prefix: string, dc: string, host: string) => `${leavingPrefix(prefix)}${dc}/${host}`;
+
+/** The value of `<prefix>v1/leaving/<dc>/<host>`: the VIPs a run of that host is about to withdraw. */
+export interface LeavingIntent {
+  v: 1;
+  dc: string;
+  host: string;
+  prefixes: string[];
+  /** when the run wrote it (its clock) */
+  at: string;
+  /** watchdog | delete */
+  by: string;
+}
+
+export function parseLeaving(text: string): LeavingIntent | null {
+  try {
+    const l = JSON.parse(text) as LeavingIntent;
+    if (l?.v !== 1 || typeof l.dc !== 'string' || typeof l.host !== 'string' || !Array.isArray(l.prefixes) || !l.prefixes.every((p) => typeof p === 'string')) return null;
+    return l;
+  } catch {
+    return null;
+  }
+}
 
 /** One VIP as a host publishes it. */
 export interface PublishedVip {
@@ -57,6 +84,8 @@ export interface PublishedVip {
   /** the watchdog state at the host's last cycle (null: the watchdog never saw it) */
   state: WatchdogStateName | null;
   hold?: PublishedHold;
+  /** never published: set by withLeaving while that host's run withdraws it */
+  leaving?: true;
 }
 
 export interface PublishedHold {
@@ -133,7 +162,7 @@ export function hostRecord(input: {
  *  VIP-DRAIN), not held, and its watchdog not on the way down (down, falling) nor counting 0 live. */
 export function healthyFor(host: HostRecord, prefix: string): boolean {
   const v = host.vips[prefix];
-  if (!v || v.routeMap === null || v.routeMap === DRAIN_ROUTE_MAP || v.hold) return false;
+  if (!v || v.routeMap === null || v.routeMap === DRAIN_ROUTE_MAP || v.hold || v.leaving) return false;
   if (v.state === 'down' || v.state === 'falling' || v.state === 'held') return false;
   return v.live !== 0;
 }
@@ -142,6 +171,7 @@ export function healthyFor(host: HostRecord, prefix: string): boolean {
 export function notHealthyWhy(host: HostRecord, prefix: string): string {
   const v = host.vips[prefix];
   if (v?.hold) return `held (${v.hold.source}: ${v.hold.reason})`;
+  if (v?.leaving) return 'withdrawing it at this moment (its run announced so)';
   if (!v || v.routeMap === null) return 'not announcing';
   if (v.routeMap === DRAIN_ROUTE_MAP) return 'demoted (VIP-DRAIN)';
   if (v.state === 'down' || v.state === 'falling') return `watchdog ${v.state}, live ${v.live ?? '?'}`;
@@ -215,6 +245,26 @@ export function withFleetHolds(hosts: HostRecord[], holds: FleetHold[]): HostRec
       const v = vips[p];
       if (v && !v.hold) vips[p] = { ...v, hold: { source: 'fleet', reason: hold.reason, by: hold.by, since: hold.since } };
     }
+    return { ...h, vips };
+  });
+}
+
+/**
+ * HOSTS as the guard must see them while other runs withdraw: a VIP another host has announced it
+ * is withdrawing (its intent, written before that run read the fleet) does not count as healthy
+ * there. Two DCs whose watchdogs withdraw the same VIP at the same moment each write their intent
+ * first and read second, so at least one of them sees the other's: the VIP is never withdrawn
+ * everywhere. SELF's own intent is left out (its guard asks about itself leaving anyway).
+ */
+export function withLeaving(hosts: HostRecord[], intents: LeavingIntent[], self: { dc: string; host: string }): HostRecord[] {
+  const others = intents.filter((l) => !(l.dc === self.dc && l.host === self.host));
+  if (others.length === 0) return hosts;
+  const byHost = new Map(others.map((l) => [hostId(l), l.prefixes]));
+  return hosts.map((h) => {
+    const prefixes = byHost.get(hostId(h));
+    if (!prefixes) return h;
+    const vips = { ...h.vips };
+    for (const p of prefixes) if (vips[p]) vips[p] = { ...vips[p]!, leaving: true };
     return { ...h, vips };
   });
 }

@@ -184,6 +184,27 @@ test('doctor fleetChecks: members, quorum by a linearizable read, clock skew, th
   assert.deepEqual([fall('last_dc', 1), fall('last_dc', 2), fall('none', 1)], [['warn'], [], []]);
 });
 
+test('withLeaving: a VIP another host announced it is withdrawing does not count as healthy there; this host\'s own intent is left out', async () => {
+  const { withLeaving, notHealthyWhy, parseLeaving, leavingKey } = await import('../../src/core/fleet.ts');
+  const Q = '192.0.2.2/32';
+  const par = host('par1', 'lb1', { [P]: up(), [Q]: up() });
+  const lon = host('lon1', 'lb1', { [P]: up('VIP-RANK-1'), [Q]: up('VIP-RANK-1') });
+  const lonLeaving = { v: 1 as const, dc: 'lon1', host: 'lb1', prefixes: [P], at: 't', by: 'watchdog' };
+  const parLeaving = { ...lonLeaving, dc: 'par1' };
+  // par1 decides while lon1's run withdraws P: P has no healthy host left besides par1, Q does
+  const seen = withLeaving([par, lon], [lonLeaving, parLeaving], { dc: 'par1', host: 'lb1' });
+  assert.equal(seen[0], par, "this host's own intent changes nothing");
+  assert.deepEqual([healthyFor(seen[1]!, P), healthyFor(seen[1]!, Q)], [false, true]);
+  assert.equal(notHealthyWhy(seen[1]!, P), 'withdrawing it at this moment (its run announced so)');
+  const refused = lastDcGuard(seen, [P, Q], (h) => h.dc === 'par1');
+  assert.deepEqual(refused.map((r) => [r.prefix, r.others]), [[P, [{ host: 'lon1/lb1', why: 'withdrawing it at this moment (its run announced so)' }]]]);
+  // without intents the records pass through untouched
+  assert.deepEqual(withLeaving([par, lon], [], { dc: 'par1', host: 'lb1' }), [par, lon]);
+  assert.equal(leavingKey('/vip-mgmt/', 'par1', 'lb1'), '/vip-mgmt/v1/leaving/par1/lb1');
+  assert.deepEqual(parseLeaving(JSON.stringify(lonLeaving)), lonLeaving);
+  for (const bad of ['', '{}', '{"v":2,"dc":"a","host":"b","prefixes":[]}', '{"v":1,"dc":"a","host":"b","prefixes":[1]}']) assert.equal(parseLeaving(bad), null, bad);
+});
+
 test('withFleetHolds: a VIP under a fleet hold of its DC counts as held before that DC has withdrawn it', async () => {
   const { withFleetHolds } = await import('../../src/core/fleet.ts');
   const par = host('par1', 'lb1', { [P]: up() });

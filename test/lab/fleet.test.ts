@@ -200,6 +200,28 @@ describe('fleet mode: 3-member etcd, two DCs of FRR LBs, a router', { concurrenc
     await lab.waitRoute(P, both);
   });
 
+  test('both DCs lose their real servers at the same moment and both watchdogs run at once: the VIP is never withdrawn everywhere', async (t) => {
+    if (!gate(t)) return;
+    // fall: 1 (this lab's setting) decides in the cycle that sees the loss: each watchdog reads
+    // the other's record from before the other decided. Run both cycles side by side, several rounds.
+    const rounds = 4;
+    const outcomes: string[] = [];
+    for (let i = 0; i < rounds; i++) {
+      await Promise.all(DCS.map((dc) => setTable(dc, [0, 0])));
+      const runs = await Promise.all(DCS.map((dc) => cli(dc, ['watchdog'])));
+      await sleep(300); // withdrawals reach the router within ~100 ms
+      const r = await route();
+      outcomes.push(`${DCS.map((dc, k) => `${dc} exit ${runs[k]!.code}`).join(', ')}: router ${DCS.filter((dc) => from(r, dc)).join('+') || 'NOTHING'}`);
+      assert.ok(DCS.some((dc) => from(r, dc) !== null), `round ${i}: the VIP was withdrawn everywhere\n${outcomes.join('\n')}\n${runs.map(describeRun).join('\n')}`);
+      for (const run of runs) assert.ok([0, 5].includes(run.code), describeRun(run));
+      await Promise.all(DCS.map((dc) => setTable(dc, [1, 1])));
+      for (const dc of DCS) await ok(dc, ['watchdog']);
+      for (const dc of DCS) await ok(dc, ['watchdog']); // a demoted route goes back to its rank
+      await lab.waitRoute(P, (x) => both(x) && DCS.every((dc) => (from(x, dc)?.asPath.length ?? 99) <= 2));
+    }
+    console.log(`# both DCs down at once, ${rounds} rounds: ${outcomes.join('; ')}`);
+  });
+
   test('two operators draining the two DCs at the same moment: one succeeds, the other is refused; --dc of the own DC acts at once', async (t) => {
     if (!gate(t)) return;
     const [a, b] = await Promise.all([cli('par1', ['-d', NAME, '--dc', 'lon1', '--reason', 'op A']), cli('lon1', ['-d', NAME, '--dc', 'par1', '--reason', 'op B'])]);
