@@ -321,5 +321,5 @@ async function fleetDoctor(deps: Awaited<ReturnType<typeof makeDeps>>): Promise<
       certs.push({ role, path, error: (e as Error).message });
     }
   }
-  return fleetChecks({ endpoints, read, host, dc: deps.config.dc, leaseTtlMs: f.etcd.lease_ttl, certs, guard: f.guard, fall: deps.config.watchdog.fall });
+  return fleetChecks({ endpoints, read, host, dc: deps.config.dc, leaseTtlMs: f.etcd.lease_ttl, certs });
 }

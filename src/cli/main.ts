@@ -282,7 +282,7 @@ fleet holds (cached in state) are enforced, said once per cycle, and no VIP is w
 
   program
     .command('doctor')
-    .description('check this host: the speaker (vtysh and bgpd, birdc and bird with its include and export filter, exabgpcli and exabgp, or gobgp and gobgpd), its BGP sessions, router bgp / local AS, route-maps, VIPs on a local interface, DNS, IPVS, state_dir, schedule; in fleet mode etcd members, quorum, clock skew, this host\'s record, TLS expiry, watchdog.fall 1 under the last-DC guard (exit 1 when something fails)')
+    .description('check this host: the speaker (vtysh and bgpd, birdc and bird with its include and export filter, exabgpcli and exabgp, or gobgp and gobgpd), its BGP sessions, router bgp / local AS, route-maps, VIPs on a local interface, DNS, IPVS, state_dir, schedule; in fleet mode etcd members, quorum, clock skew, this host\'s record, TLS expiry (exit 1 when something fails)')
     .addHelpText('after', '\nExamples:\n  vip-mgmt doctor                 one line per check, with the fix for each problem\n  vip-mgmt doctor --json | jq \'.checks[] | select(.verdict != "ok")\'')
     .action(async (_o, cmd: Command) =>
       run(async (g) => {

@@ -530,9 +530,6 @@ export interface FleetProbe {
   leaseTtlMs: number;
   /** TLS files: days left (negative: expired), or why they could not be read */
   certs: { role: 'ca' | 'cert'; path: string; days?: number; validTo?: string; error?: string }[];
-  /** fleet.guard and watchdog.fall: the guard counts on a falling VIP being published a cycle before it is withdrawn */
-  guard: 'last_dc' | 'none';
-  fall: number;
 }
 
 /** Clock skew worth a warning: the Date header has 1 s resolution, so below 2 s is noise. */
@@ -563,17 +560,6 @@ export function fleetChecks(p: FleetProbe): Check[] {
     const text = `largest offset ${(worst.skewMs / 1000).toFixed(1)} s against ${worst.endpoint} (HTTP Date header, 1 s resolution)`;
     if (Math.abs(worst.skewMs) < SKEW_WARN_MS) out.push(ok('clock-skew', 'clock against the etcd members', text));
     else out.push(bad(Math.abs(worst.skewMs) > p.leaseTtlMs / 4 ? 'fail' : 'warn', 'clock-skew', 'clock against the etcd members', text, 'run NTP (chrony, systemd-timesyncd): status --fleet compares last-seen times across hosts'));
-  }
-  if (p.guard === 'last_dc' && p.fall < 2) {
-    out.push(
-      bad(
-        'warn',
-        'fleet-guard-fall',
-        'last-DC guard and watchdog.fall',
-        `watchdog.fall is ${p.fall}: when every DC's real servers fail in the same cycle, each watchdog can still see the others healthy (they publish after deciding) and all of them withdraw`,
-        'set watchdog.fall: 2 (the default) or more: a VIP is then published as falling for a cycle before it is withdrawn, and the guard counts it',
-      ),
-    );
   }
   for (const c of p.certs) {
     const id = `tls-${c.role}`;

@@ -149,7 +149,7 @@ test('guard unknown (etcd unreachable): no health-driven withdrawal, holds still
 test('doctor fleetChecks: members, quorum by a linearizable read, clock skew, this host, certificate expiry', async () => {
   const { fleetChecks } = await import('../../src/core/doctor.ts');
   const m = (endpoint: string, leader: string, skewMs: number | null = 100) => ({ endpoint, ok: true, version: '3.4.23', leader, memberId: 'x', skewMs });
-  const base = { host: 'lb1', dc: 'par1', leaseTtlMs: 180_000, certs: [], guard: 'last_dc' as const, fall: 2 };
+  const base = { host: 'lb1', dc: 'par1', leaseTtlMs: 180_000, certs: [] };
   const good = fleetChecks({ ...base, endpoints: [m('http://a:2379', '1'), m('http://b:2379', '1'), { endpoint: 'http://c:2379', ok: false, error: 'ECONNREFUSED' }], read: { ms: 3, hosts: 2, holds: 0, self: true } });
   assert.deepEqual(good.map((c) => [c.id, c.verdict]), [
     ['etcd:http://a:2379', 'ok'],
@@ -178,10 +178,6 @@ test('doctor fleetChecks: members, quorum by a linearizable read, clock skew, th
     ['tls-cert', 'warn', 'expires in 12 days (Dec 14 2026)'],
   ]);
   assert.equal(fleetChecks({ ...base, endpoints: [], read: { ms: 1, hosts: 0, holds: 0, self: true }, certs: [{ role: 'cert', path: '/c.pem', days: -1, validTo: 'x' }] }).at(-1)!.verdict, 'fail');
-  // fall 1 under the guard: a warning; without the guard, or with fall 2, nothing
-  const fall = (guard: 'last_dc' | 'none', n: number) =>
-    fleetChecks({ ...base, guard, fall: n, endpoints: [], read: { ms: 1, hosts: 0, holds: 0, self: true } }).filter((c) => c.id === 'fleet-guard-fall').map((c) => c.verdict);
-  assert.deepEqual([fall('last_dc', 1), fall('last_dc', 2), fall('none', 1)], [['warn'], [], []]);
 });
 
 test('withLeaving: a VIP another host announced it is withdrawing does not count as healthy there; this host\'s own intent is left out', async () => {

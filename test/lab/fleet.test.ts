@@ -114,11 +114,10 @@ describe('fleet mode: 3-member etcd, two DCs of FRR LBs, a router', { concurrenc
     assert.deepEqual(st.vips.map((v: any) => [v.prefix, v.healthy, v.hosts.map((h: any) => `${h.dc}/${h.host}:${h.routeMap}:${h.live}`)]), [
       [P, 2, ['lon1/lon1-lb1:VIP-RANK-1:2', 'par1/par1-lb1:VIP-RANK-0:2']],
     ]);
-    // doctor: every member, the quorum, this host's record, the clock; and the lab's fall: 1 (these
-    // tests want one-cycle reactions) warned about under the last-DC guard
+    // doctor: every member, the quorum, this host's record, the clock
     const doc = jsonOf(await cli('par1', ['doctor', '--json']));
     const fleetChecks = doc.checks.filter((c: any) => /^(etcd|fleet|clock)/.test(c.id)).map((c: any) => [c.id, c.verdict]);
-    assert.deepEqual(fleetChecks, [...etcd.endpoints.map((e) => [`etcd:${e}`, 'ok']), ['etcd-quorum', 'ok'], ['fleet-record', 'ok'], ['clock-skew', 'ok'], ['fleet-guard-fall', 'warn']]);
+    assert.deepEqual(fleetChecks, [...etcd.endpoints.map((e) => [`etcd:${e}`, 'ok']), ['etcd-quorum', 'ok'], ['fleet-record', 'ok'], ['clock-skew', 'ok']]);
     const text = await ok('par1', ['status', '--fleet']);
     assert.match(text.stdout, /^fleet: 2 host\(s\) with a live lease: lon1 1; par1 1$/m);
     assert.match(text.stdout, /^192\.0\.2\.10\/32\s+2\/2\s+1\/1\s+1\/1$/m);
