@@ -219,6 +219,23 @@ describe('fleet mode: 3-member etcd, two DCs of FRR LBs, a router', { concurrenc
       await lab.waitRoute(P, (x) => both(x) && DCS.every((dc) => (from(x, dc)?.asPath.length ?? 99) <= 2));
     }
     console.log(`# both DCs down at once, ${rounds} rounds: ${outcomes.join('; ')}`);
+
+    // an operator's fleet hold on lon1 at the moment par1's watchdog withdraws: not both either
+    const raced: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await setTable('par1', [0, 0]);
+      const [w, d] = await Promise.all([cli('par1', ['watchdog']), cli('lon1', ['-d', NAME, '--dc', 'lon1', '--reason', `race ${i}`])]);
+      await sleep(300);
+      const r = await route();
+      raced.push(`watchdog par1 exit ${w.code}, -d --dc lon1 exit ${d.code}: router ${DCS.filter((dc) => from(r, dc)).join('+') || 'NOTHING'}`);
+      assert.ok(DCS.some((dc) => from(r, dc) !== null), `round ${i}: the VIP was withdrawn everywhere\n${raced.join('\n')}\n${describeRun(w)}\n${describeRun(d)}`);
+      await setTable('par1', [1, 1]);
+      if (d.code === 0) await ok('par1', ['-a', NAME, '--dc', 'lon1']);
+      for (const dc of DCS) await ok(dc, ['watchdog']);
+      for (const dc of DCS) await ok(dc, ['watchdog']);
+      await lab.waitRoute(P, (x) => both(x) && DCS.every((dc) => (from(x, dc)?.asPath.length ?? 99) <= 2));
+    }
+    console.log(`# a fleet hold on lon1 racing par1's health withdrawal, 3 rounds: ${raced.join('; ')}`);
   });
 
   test('two operators draining the two DCs at the same moment: one succeeds, the other is refused; --dc of the own DC acts at once', async (t) => {
