@@ -4,7 +4,7 @@ import { missingRouteMaps, planAdd, planDelete, planDrain, speakerChanges, verif
 import { dcPolicy, DRAIN_ROUTE_MAP, serviceKey, targetsFor, type Target } from '../core/policy.js';
 import { cacheFresh, fromCache } from '../core/dnscache.js';
 import { clearHolds, setHolds } from '../core/state.js';
-import { healLost, mergeHealing } from '../core/journal.js';
+import { healLost, healScope, mergeHealing } from '../core/journal.js';
 import type { Hold, Log, PrefixState, ResolvedName, RunningBgp, Speaker, SpeakerChange, State } from '../core/types.js';
 import type { Deps } from './context.js';
 
@@ -149,9 +149,10 @@ export async function step(deps: Deps, targets: Target[], resolved: ResolvedName
       throw new VipError('VIP_E_CONFIG_ASN', `the speaker runs "router bgp ${reported.asn}" but datacenters.${config.dc}.asn is ${asn}; fix the config`);
     }
     let state = await store.read();
-    // ExaBGP/GoBGP forget their routes on a restart: what the journal wants and they lost goes back
-    // in this run's batch, and the plan sees it as announced (core/journal.ts)
-    const { running, heal } = speaker.stateless ? healLost(reported, state, config.vip_prefixes, deps.clock.now()) : { running: reported, heal: [] };
+    // after a speaker restart (ExaBGP/GoBGP: every route; FRR/Quagga: literal addresses) what the
+    // journal wants and it lost goes back in this run's batch, and the plan sees it as announced
+    // (core/journal.ts)
+    const { running, heal } = healLost(reported, state, config.vip_prefixes, deps.clock.now(), healScope(config.bgp.speaker, Boolean(speaker.stateless)));
     // the second stage withdraws only what is still draining: -a meanwhile cancelled the rest, and a
     // watchdog cycle past the deadline may have finished it already
     const mine =

@@ -9,7 +9,7 @@ import type { PlannedChange } from '../core/plan.js';
 import type { Log, ResolvedName, RunLock, RunningBgp, State } from '../core/types.js';
 import type { Deps } from './context.js';
 import { logHealing, readBack } from './change.js';
-import { healLost, mergeHealing } from '../core/journal.js';
+import { healLost, healScope, mergeHealing } from '../core/journal.js';
 import { toVip } from '../core/prefix.js';
 import type { FleetHold } from '../core/fleet.js';
 
@@ -126,9 +126,10 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
     if (reported.asn !== asn) {
       throw new VipError('VIP_E_CONFIG_ASN', `the speaker runs "router bgp ${reported.asn ?? '(none)'}" but datacenters.${config.dc}.asn is ${asn}`);
     }
-    // ExaBGP/GoBGP after a restart: the journal's routes they lost go back in this cycle's batch,
-    // and the cycle decides on them as announced (core/journal.ts)
-    const { running, heal } = speaker.stateless ? healLost(reported, state, config.vip_prefixes, now) : { running: reported, heal: [] };
+    // after a speaker restart (ExaBGP/GoBGP: every route; FRR/Quagga: literal addresses) the
+    // journal's routes it lost go back in this cycle's batch, and the cycle decides on them as
+    // announced (core/journal.ts)
+    const { running, heal } = healLost(reported, state, config.vip_prefixes, now, healScope(config.bgp.speaker, Boolean(speaker.stateless)));
     const fleet = fleetMod && fleetRead ? fleetMod.fleetCycleInput(deps, fleetRead, state) : null;
     const input = { config, resolved, ipvs, checks, running, state: { ...state, dns, ...(fleet?.cache ? { fleet: fleet.cache } : {}) }, now, ...(fleet ? { fleet: fleet.input } : {}) };
     let plan = planCycle(input);

@@ -1,13 +1,26 @@
-// "State is the source of truth" for speakers that keep no configuration (ExaBGP, GoBGP): what the announcement journal wants and the speaker lost, re-announced by every run.
+// "State is the source of truth": what the announcement journal wants and the speaker lost, re-announced by every run.
 //
-// FRR and BIRD keep what was announced in their own (running) configuration; ExaBGP and GoBGP forget
-// every route when they restart. For those, every run (-a, -d, the watchdog) first compares the
-// journal (state.announced, written before the speaker is touched) with what the speaker reports:
-// what is missing is re-announced in the same batch as the run's own changes, with the route-map
-// the journal names. A held VIP is re-announced only while a graceful drain keeps it on VIP-DRAIN;
-// a plain hold means withdrawn, and nothing outside vip_prefixes is ever touched.
+// ExaBGP and GoBGP forget every route when they restart. FRR and Quagga reload their saved
+// configuration, which holds what `render` printed (the services' VIPs, which the watchdog's policy
+// announces again anyway) but not an operator's `-a` of a literal address. BIRD reads vip-mgmt's
+// own include again. So every run (-a, -d, the watchdog) first compares the journal
+// (state.announced, written before the speaker is touched) with what the speaker reports, over the
+// entries the speaker can lose (healScope): what is missing is re-announced in the same batch as the
+// run's own changes, with the route-map the journal names. A held VIP is re-announced only while a
+// graceful drain keeps it on VIP-DRAIN; a plain hold means withdrawn, and nothing outside
+// vip_prefixes is ever touched.
 import { DRAIN_ROUTE_MAP, hostPrefixInside } from './policy.js';
+import type { SpeakerKind } from '../config/schema.js';
 import type { RunningBgp, SpeakerChange, State } from './types.js';
+
+/** Which journal entries a speaker can lose on a restart: all (it keeps no configuration), only the
+ *  literal addresses (a reloaded FRR/Quagga configuration has what render printed), or none (BIRD). */
+export type HealScope = 'all' | 'literals' | 'none';
+
+export function healScope(kind: SpeakerKind, stateless: boolean): HealScope {
+  if (stateless) return 'all';
+  return kind === 'frr' || kind === 'quagga' ? 'literals' : 'none';
+}
 
 export interface Healing {
   /** the running state as the run should plan on it: the lost announcements counted as present */
@@ -16,12 +29,15 @@ export interface Healing {
   heal: SpeakerChange[];
 }
 
-/** What the journal wants announced that RUNNING lacks. `now` decides whether a drain is still on. */
-export function healLost(running: RunningBgp, state: Pick<State, 'announced' | 'holds'>, vipPrefixes: readonly string[], now: Date): Healing {
+/** What the journal wants announced that RUNNING lacks, of the entries SCOPE covers. `now` decides
+ *  whether a drain is still on. */
+export function healLost(running: RunningBgp, state: Pick<State, 'announced' | 'holds'>, vipPrefixes: readonly string[], now: Date, scope: HealScope = 'all'): Healing {
+  if (scope === 'none') return { running, heal: [] };
   const have = new Set(running.networks.map((n) => n.prefix));
   const heal: SpeakerChange[] = [];
   for (const [prefix, a] of Object.entries(state.announced ?? {})) {
     if (have.has(prefix) || !hostPrefixInside(prefix, vipPrefixes)) continue;
+    if (scope === 'literals' && a.source !== 'literal') continue;
     const hold = Object.hasOwn(state.holds, prefix) ? state.holds[prefix] : undefined;
     const draining = hold?.drain !== undefined && Date.parse(hold.drain.until) > now.getTime() && a.routeMap === DRAIN_ROUTE_MAP;
     if (hold && !draining) continue;

@@ -1,7 +1,7 @@
-// core/journal.ts: what a stateless speaker (ExaBGP, GoBGP) lost and the journal wants back, and how it joins a run's batch.
+// core/journal.ts: what a speaker lost on a restart (ExaBGP/GoBGP: everything; FRR/Quagga: literal addresses) and the journal wants back, and how it joins a run's batch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { healLost, mergeHealing } from '../../src/core/journal.ts';
+import { healLost, healScope, mergeHealing } from '../../src/core/journal.ts';
 import type { RunningBgp, State } from '../../src/core/types.ts';
 
 const NOW = new Date('2026-12-02T01:00:00Z');
@@ -21,6 +21,18 @@ test('what the journal wants and the speaker lacks is healed, with the journal\'
     { action: 'add', prefix: '2001:db8::1/128', routeMap: 'VIP-RANK-1' },
   ]);
   assert.deepEqual(h.running.networks.map((n) => n.prefix).sort(), ['192.0.2.1/32', '192.0.2.2/32', '2001:db8::1/128']);
+});
+
+test('scope: FRR and Quagga lose only literal addresses (their reloaded config has what render printed), BIRD nothing, ExaBGP/GoBGP everything', () => {
+  assert.deepEqual(['frr', 'quagga', 'bird'].map((k) => healScope(k as 'frr', false)), ['literals', 'literals', 'none']);
+  assert.deepEqual(['exabgp', 'gobgp'].map((k) => healScope(k as 'exabgp', true)), ['all', 'all']);
+  const state: Pick<State, 'announced' | 'holds'> = {
+    announced: { '192.0.2.1/32': ann('VIP-RANK-1'), '192.0.2.81/32': { ...ann('VIP-RANK-0'), source: 'literal' as const }, '192.0.2.5/32': { ...ann('VIP-RANK-0'), source: 'discover' as const } },
+    holds: {},
+  };
+  assert.deepEqual(healLost(running([]), state, VP, NOW, 'literals').heal, [{ action: 'add', prefix: '192.0.2.81/32', routeMap: 'VIP-RANK-0' }]);
+  assert.deepEqual(healLost(running([]), state, VP, NOW, 'none').heal, []);
+  assert.equal(healLost(running([]), state, VP, NOW, 'all').heal.length, 3);
 });
 
 test('nothing lost: running is returned as it is', () => {

@@ -191,6 +191,39 @@ for (const sp of SPEAKERS) {
       await lab.waitRoute(P6, announcedWith(PATH));
     });
 
+    if (sp.kind === 'frr') {
+      test('frr: a bgpd restart loses an -a of a literal address (its startup config does not have it); the next watchdog cycle re-announces it from state', async (t) => {
+        if (!gate(t)) return;
+        const lit = '2001:db8::81';
+        const L = `${lit}/128`;
+        // FRR announces a network only when its prefix is in the RIB: the VIP on the LB's loopback
+        execFileSync('ip', ['-n', lab.lbs.par1!.ns, 'addr', 'add', L, 'dev', 'lo']);
+        t.after(() => execFileSync('ip', ['-n', lab.lbs.par1!.ns, 'addr', 'del', L, 'dev', 'lo']));
+        const a = await cli('-a', lit);
+        assert.equal(a.code, 0, describeRun(a));
+        await lab.waitRoute(L, announcedWith([PAR1])); // a literal address: rank 0
+        await lab.killBgpd('par1');
+        await lab.startBgpd('par1');
+        await lab.waitEstablished();
+        await lab.waitRoute(L, gone);
+        const dry = await cli('watchdog', '--dry-run', '--json');
+        assert.equal(dry.code, 0, describeRun(dry));
+        assert.deepEqual(jsonOf<ChangeJson>(dry).changes.filter((c) => c.prefix === L).map((c) => c.action), ['add']);
+        const w = await cli('watchdog', '--json');
+        assert.equal(w.code, 0, describeRun(w));
+        assert.match(w.stderr, /lost 1 announcement/);
+        assert.deepEqual(jsonOf<ChangeJson>(w).changes.filter((c) => c.prefix === L).map((c) => `${c.action} ${c.verified}`), ['add true']);
+        await lab.waitRoute(L, announcedWith([PAR1]));
+        // the service's VIPs come back through the policy, after rise (2) healthy cycles, as before
+        const w2 = await cli('watchdog');
+        assert.equal(w2.code, 0, describeRun(w2));
+        await lab.waitRoute(P4, announcedWith(PATH));
+        const d = await cli('-d', lit, '--reason', 'cleanup');
+        assert.equal(d.code, 0, describeRun(d));
+        await lab.waitRoute(L, gone);
+      });
+    }
+
     if (sp.kind === 'bird') {
       test('bird: render prints the include vip-mgmt wrote, bird -p parses it, render --check is in sync', async (t) => {
         if (!gate(t)) return;
