@@ -101,18 +101,19 @@ export interface Leaving {
 }
 
 /**
- * What the last-DC guard sees when this host is about to withdraw PREFIXES: first this run's intent
- * is written to etcd (`leaving/<dc>/<host>`, unless --dry-run), THEN the fleet is read, with the
- * fleet holds and every other run's intent applied (core/fleet.ts withLeaving). Two hosts that
- * withdraw the same VIP at the same moment each write before they read, so at least one of them
- * sees the other leaving: the VIP is never withdrawn everywhere because both decided on records
- * from before the other decided.
+ * What the last-DC guard sees. When this host is about to withdraw PREFIXES itself (BY: watchdog,
+ * delete), first this run's intent is written to etcd (`leaving/<dc>/<host>`, unless --dry-run),
+ * THEN the fleet is read, with the fleet holds and every other run's intent applied (core/fleet.ts
+ * withLeaving). Two hosts that withdraw the same VIP at the same moment each write before they
+ * read, so at least one of them sees the other leaving: the VIP is never withdrawn everywhere
+ * because both decided on records from before the other decided. BY null: a read only (a fleet
+ * hold, whose transaction checks that no intent appeared since).
  */
-async function guardView(deps: Deps, prefixes: string[], by: string): Promise<{ hosts: HostRecord[]; revision: string; leaving: Leaving | null }> {
+async function guardView(deps: Deps, prefixes: string[], by: string | null): Promise<{ hosts: HostRecord[]; revision: string; leaving: Leaving | null }> {
   const { config } = deps;
   const self = { dc: config.dc, host: fleetHost(config) };
   const store = await fleetStore(config);
-  const leaving = deps.opts.dryRun ? null : await store.announceLeaving({ v: 1, ...self, prefixes: [...prefixes].sort(), at: deps.clock.now().toISOString(), by });
+  const leaving = by === null || deps.opts.dryRun ? null : await store.announceLeaving({ v: 1, ...self, prefixes: [...prefixes].sort(), at: deps.clock.now().toISOString(), by });
   try {
     const view = await store.view();
     return { hosts: withLeaving(withFleetHolds(view.hosts, view.holds), view.leaving, self), revision: view.revision, leaving };
@@ -161,12 +162,7 @@ export async function operatorGuard(
     // (announce: a local -d); its revision lets a fleet hold be set only if no other hold changed
     // and no withdrawal was announced since (two operators draining the last two DCs at once, or
     // an operator and a watchdog, cannot both pass)
-    view = opts.announce
-      ? await guardView(deps, prefixes, 'delete')
-      : await (async () => {
-          const v = await (await fleetStore(config)).view();
-          return { hosts: withLeaving(withFleetHolds(v.hosts, v.holds), v.leaving, { dc: config.dc, host: fleetHost(config) }), revision: v.revision, leaving: null };
-        })();
+    view = await guardView(deps, prefixes, opts.announce ? 'delete' : null);
   } catch (e) {
     const err = e instanceof VipError ? e : new VipError('VIP_E_FLEET_UNAVAILABLE', String(e));
     throw new VipError(err.code, `${err.message}. The last-DC guard cannot be checked, so nothing was changed; to withdraw without it: add --force --reason "..."`, err.details);
