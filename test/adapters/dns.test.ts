@@ -12,22 +12,13 @@ import { literalName } from '../../src/core/dnsresult.ts';
 import { VipError, type ErrorCode } from '../../src/core/errors.ts';
 import { requireLab } from '../lab/prereq.ts';
 import { freePort, startDnsmasq, startServfailDns, type LabDns } from '../lab/dnsmasq.ts';
+import { rejectsWith as rejects } from '../rejects.ts';
 
 const fast = (port: number, extra: { host: string; port: number }[] = []) =>
   createResolver({ servers: [...extra, { host: '127.0.0.1', port }], timeoutMs: 300, attempts: 2 });
 
-async function rejectsWith(p: Promise<unknown>, code: ErrorCode, message?: RegExp): Promise<VipError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof VipError, `expected a VipError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.equal(e.exit, 4);
-    if (message) assert.match(e.message, message);
-    return e;
-  }
-  assert.fail(`expected ${code}, got an answer`);
-}
+/** every resolution failure is exit 4 */
+const rejectsWith = (p: Promise<unknown>, code: ErrorCode, message?: RegExp) => rejects(p, code, message, 4);
 
 test('literal addresses resolve to themselves without asking anyone', async () => {
   // no server at all: any query would fail with VIP_E_DNS_NO_SERVER

@@ -8,24 +8,15 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { openSpeaker } from '../../src/adapters/speaker.ts';
 import { guardSpeaker } from '../../src/core/policy.ts';
-import { VipError, type ErrorCode } from '../../src/core/errors.ts';
+import type { ErrorCode } from '../../src/core/errors.ts';
 import { requireLab } from '../lab/prereq.ts';
+import { rejectsWith as rejects } from '../rejects.ts';
 
 const RULE = { base: 0, datacenters: 2 };
 const common = { asn: 64512, prepend: RULE, timeoutMs: 15_000, vtysh: 'vtysh' };
 
-async function rejectsWith(p: Promise<unknown>, code: ErrorCode, message?: RegExp): Promise<VipError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof VipError, `expected a VipError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.equal(e.exit, code === 'VIP_E_APPLY' ? 1 : 6);
-    if (message) assert.match(e.message, message);
-    return e;
-  }
-  assert.fail(`expected ${code}, got success`);
-}
+/** the speakers' failures: unavailable is exit 6, a rejected change exit 1 */
+const rejectsWith = (p: Promise<unknown>, code: ErrorCode, message?: RegExp) => rejects(p, code, message, code === 'VIP_E_APPLY' ? 1 : 6);
 
 describe('speakers without their daemon', { concurrency: false }, () => {
   const id = randomBytes(3).toString('hex');

@@ -7,25 +7,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkConfigFile, createSpeaker } from '../../src/adapters/vtysh.ts';
-import { VipError, type ErrorCode } from '../../src/core/errors.ts';
+import { VipError } from '../../src/core/errors.ts';
 import type { PrefixState, Speaker, SpeakerChange } from '../../src/core/types.ts';
 import { createBgpLab, FRR_LAB_COMMANDS, type BgpLab } from '../lab/frr.ts';
 import { missing, requireLab } from '../lab/prereq.ts';
+import { rejectsWith } from '../rejects.ts';
 
 const ASN = 64512;
 const ON_LO = ['192.0.2.10', '192.0.2.11', '2001:db8::10'];
 
-async function rejectsWith(p: Promise<unknown>, code: ErrorCode, message?: RegExp): Promise<VipError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof VipError, `expected a VipError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (message) assert.match(e.message, message);
-    return e;
-  }
-  assert.fail(`expected ${code}, got success`);
-}
 
 /** Poll lookup until pred holds for every prefix (bgpd applies a change asynchronously). */
 async function waitTable(sp: Speaker, prefixes: string[], pred: (s: PrefixState) => boolean, ms = 10_000): Promise<Map<string, PrefixState>> {
