@@ -103,10 +103,11 @@ const KNOWN_FLAGS = new Set(['ops']);
 export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
   const hz = opts.hz ?? DEFAULT_HZ;
   const canon = memo(procAddress);
+  const cols = new RealColumns(canon);
   const services: IpvsService[] = [];
   const warnings: string[] = [];
   const malformed: string[] = [];
-  let current: IpvsService | null = null;
+  let current: ProcService | null = null;
 
   // The kernel ends every line with "\n": text that does not was cut in the middle of a line (a
   // short read), and that last piece may look like a shorter valid line ("rr" cut from "rr ops").
@@ -119,12 +120,9 @@ export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
       malformed.push(bad(`line ${i + 1}`, 'cut short (no newline at the end of the text)', text.slice(lineStart)));
       break;
     }
-    if (current) {
-      const real = scanRealLine(text, lineStart, nl, canon);
-      if (real) {
-        current.reals.push(real);
-        continue;
-      }
+    if (current && scanRealInto(text, lineStart, nl, cols)) {
+      current.grew();
+      continue;
     }
     const raw = text.slice(lineStart, nl);
     const t = words(raw);
@@ -142,15 +140,166 @@ export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
         continue;
       }
       const real = procReal(t, where, raw, warnings, malformed, canon);
-      if (real) current.reals.push(real);
+      if (real) {
+        cols.push(real);
+        current.grew();
+      }
       continue;
     }
 
-    current = procService(t, where, raw, hz, warnings, malformed, canon);
+    const head = procService(t, where, raw, hz, warnings, malformed, canon);
+    current = head ? new ProcService(head, cols) : null;
     if (current) services.push(current);
   }
 
   return opts.sort === false ? { services, warnings, malformed } : sortTable({ services, warnings, malformed });
+}
+
+/**
+ * The real servers of a /proc table, column by column. A 10,000 x 8 table has 80,000 of them; as
+ * objects they lived through the whole cycle and were most of its garbage collection. Addresses
+ * and forwarding methods are interned (a big table names the same real servers thousands of
+ * times); objects are made only when someone asks for a service's `reals`.
+ */
+class RealColumns {
+  n = 0;
+  addr = new Uint32Array(1024);
+  port = new Uint16Array(1024);
+  fwd = new Uint8Array(1024);
+  weight = new Int32Array(1024);
+  active = new Int32Array(1024);
+  inactive = new Int32Array(1024);
+  /** id -> canonical address, id -> forwarding method */
+  readonly addresses: string[] = [];
+  readonly forwards: IpvsForward[] = ['route', 'masq', 'tunnel', 'local'];
+  readonly #ids = new Map<string, number>();
+  /** IPv4 as the int32 of its 8 hex digits -> id: no string per line for the common case */
+  readonly #v4 = new Map<number, number>();
+  constructor(readonly canon: ProcCanon) {}
+
+  /** The id of canonical ADDRESS. */
+  id(address: string): number {
+    let id = this.#ids.get(address);
+    if (id === undefined) {
+      id = this.addresses.push(address) - 1;
+      this.#ids.set(address, id);
+    }
+    return id;
+  }
+
+  /** The id of the IPv4 address N (the kernel's %08X, as an int32). */
+  v4(n: number): number {
+    let id = this.#v4.get(n);
+    if (id === undefined) {
+      id = this.id([(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.'));
+      this.#v4.set(n, id);
+    }
+    return id;
+  }
+
+  forwardId(f: IpvsForward): number {
+    const i = this.forwards.indexOf(f);
+    return i >= 0 ? i : this.forwards.push(f) - 1;
+  }
+
+  /** Append one real server by its parts (ADDR an id from id() or v4()). */
+  add(addr: number, port: number, fwd: number, weight: number, active: number, inactive: number): void {
+    if (this.n === this.addr.length) this.#grow();
+    const i = this.n++;
+    this.addr[i] = addr;
+    this.port[i] = port;
+    this.fwd[i] = fwd;
+    this.weight[i] = weight;
+    this.active[i] = active;
+    this.inactive[i] = inactive;
+  }
+
+  push(r: IpvsReal): void {
+    this.add(this.id(r.address), r.port, this.forwardId(r.forward), r.weight, r.active, r.inactive);
+  }
+
+  real(i: number): IpvsReal {
+    return {
+      address: this.addresses[this.addr[i]!]!,
+      port: this.port[i]!,
+      forward: this.forwards[this.fwd[i]!]!,
+      weight: this.weight[i]!,
+      active: this.active[i]!,
+      inactive: this.inactive[i]!,
+    };
+  }
+
+  #grow(): void {
+    const size = this.addr.length * 2;
+    const more = <T extends Uint32Array | Uint16Array | Uint8Array | Int32Array>(a: T, b: T): T => (b.set(a), b);
+    this.addr = more(this.addr, new Uint32Array(size));
+    this.port = more(this.port, new Uint16Array(size));
+    this.fwd = more(this.fwd, new Uint8Array(size));
+    this.weight = more(this.weight, new Int32Array(size));
+    this.active = more(this.active, new Int32Array(size));
+    this.inactive = more(this.inactive, new Int32Array(size));
+  }
+}
+
+/** A virtual service of a /proc table: its real servers are the columns' rows [from, to), made
+ *  into objects on the first read of `reals` (sortTable, status, tests), counted in place by
+ *  countReals (the watchdog). */
+class ProcService implements IpvsService {
+  kind: IpvsKind;
+  vip: string | null;
+  port: number | null;
+  fwmark: number | null;
+  scheduler: string;
+  persistent: number | null;
+  flags: string[];
+  readonly #cols: RealColumns;
+  readonly #from: number;
+  #to: number;
+  #reals: IpvsReal[] | null = null;
+
+  constructor(head: ServiceHead, cols: RealColumns) {
+    ({ kind: this.kind, vip: this.vip, port: this.port, fwmark: this.fwmark, scheduler: this.scheduler, persistent: this.persistent, flags: this.flags } = head);
+    this.#cols = cols;
+    this.#from = this.#to = cols.n;
+  }
+
+  /** The columns' last row is this service's too. */
+  grew(): void {
+    this.#to = this.#cols.n;
+    this.#reals = null;
+  }
+
+  get reals(): IpvsReal[] {
+    if (this.#reals === null) {
+      this.#reals = [];
+      for (let i = this.#from; i < this.#to; i++) this.#reals.push(this.#cols.real(i));
+    }
+    return this.#reals;
+  }
+
+  count(pred: RealPredicate): number {
+    const c = this.#cols;
+    let n = 0;
+    for (let i = this.#from; i < this.#to; i++) if (pred(c.addresses[c.addr[i]!]!, c.port[i]!, c.weight[i]!)) n++;
+    return n;
+  }
+
+  /** JSON has what a plain service has: `reals` is not an own property. */
+  toJSON(): IpvsService {
+    const { kind, vip, port, fwmark, scheduler, persistent, flags, reals } = this;
+    return { kind, vip, port, fwmark, scheduler, persistent, flags, reals };
+  }
+}
+
+type ServiceHead = Omit<IpvsService, 'reals'>;
+export type RealPredicate = (address: string, port: number, weight: number) => boolean;
+
+/** How many of S's real servers PRED holds for; a /proc table's are read in place, not made into objects. */
+export function countReals(s: IpvsService, pred: RealPredicate): number {
+  if (s instanceof ProcService) return s.count(pred);
+  let n = 0;
+  for (const r of s.reals) if (pred(r.address, r.port, r.weight)) n++;
+  return n;
 }
 
 /** The words of a line: `line.trim().split(/\s+/)` without the empty ones, by a loop over ASCII
@@ -180,7 +329,7 @@ function procService(
   warnings: string[],
   malformed: string[],
   canon: ProcCanon,
-): IpvsService | null {
+): ServiceHead | null {
   const proto = t[0]!;
   const kind = proto.toLowerCase();
   let rest: string[];
@@ -234,56 +383,64 @@ function procService(
     if (!KNOWN_FLAGS.has(tok)) warnings.push(`${where}: unknown service flag "${printable(tok)}"`);
   }
   if (!KNOWN_KINDS.has(kind)) warnings.push(`${where}: unknown protocol "${printable(proto)}" kept as "${printable(kind)}"`);
-  return { kind, vip, port, fwmark, scheduler, persistent, flags, reals: [] };
+  return { kind, vip, port, fwmark, scheduler, persistent, flags };
 }
 
 const hexVal = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1);
-const FORWARD_NAMES: [string, IpvsForward][] = [['Route', 'route'], ['Masq', 'masq'], ['Tunnel', 'tunnel'], ['Local', 'local']];
 
 /**
- * procReal for the common line, read in place from TEXT[FROM, TO) without cutting it into words:
- * "  -> C0000201:0050      Route   1      0          0" (IPv4 %08X, or bracketed fully expanded
- * IPv6), spaces or tabs between the six columns, a known forwarding method, three int32 decimals.
- * A big table has 90,000 such lines, and their words were most of the parse and its garbage.
- * Anything else gives null and goes through procReal, which reads it or reports it: the same
- * result either way (test/core/ipvs.test.ts compares the two on generated lines).
+ * procReal for the common line, read in place from TEXT[FROM, TO) without cutting it into words,
+ * and appended to COLS: "  -> C0000201:0050      Route   1      0          0" (IPv4 %08X, or
+ * bracketed fully expanded IPv6), spaces or tabs between the six columns, a known forwarding
+ * method, three int32 decimals. A big table has 80,000 such lines. Anything else returns false and
+ * appends nothing: the line goes through words + procReal, which read it or report it, with the
+ * same result (test/core/ipvs.test.ts compares the two on generated lines).
  */
-export function scanRealLine(text: string, from: number, to: number, canon: ProcCanon): IpvsReal | null {
+function scanRealInto(text: string, from: number, to: number, cols: RealColumns): boolean {
   let i = skipBlanks(text, from, to);
-  if (text.charCodeAt(i) !== 45 || text.charCodeAt(i + 1) !== 62) return null; // "->"
+  if (text.charCodeAt(i) !== 45 || text.charCodeAt(i + 1) !== 62) return false; // "->"
   let j = skipBlanks(text, i + 2, to);
-  if (j === i + 2) return null;
+  if (j === i + 2) return false;
   i = j;
-  const addrEnd = text.charCodeAt(i) === 91 ? i + 41 : i + 8; // "[" + 39 + "]", or 8 hex digits
-  if (addrEnd + 5 > to || text.charCodeAt(addrEnd) !== 58) return null;
-  const address = canon(text.slice(i, addrEnd));
-  if (address === null) return null;
+  const v6 = text.charCodeAt(i) === 91;
+  const addrEnd = v6 ? i + 41 : i + 8; // "[" + 39 + "]", or 8 hex digits
+  if (addrEnd + 5 > to || text.charCodeAt(addrEnd) !== 58) return false;
+  let addr: number;
+  if (v6) {
+    const a = cols.canon(text.slice(i, addrEnd));
+    if (a === null) return false;
+    addr = cols.id(a);
+  } else {
+    let n = 0;
+    for (let k = i; k < addrEnd; k++) {
+      const h = hexVal(text.charCodeAt(k));
+      if (h < 0) return false;
+      n = (n << 4) | h;
+    }
+    addr = cols.v4(n);
+  }
   let port = 0;
   for (let k = addrEnd + 1; k < addrEnd + 5; k++) {
     const h = hexVal(text.charCodeAt(k));
-    if (h < 0) return null;
+    if (h < 0) return false;
     port = port * 16 + h;
   }
   i = addrEnd + 5;
   j = skipBlanks(text, i, to);
-  if (j === i) return null;
+  if (j === i) return false;
   i = j;
-  let forward: IpvsForward | null = null;
-  for (const [name, f] of FORWARD_NAMES) {
-    if (text.startsWith(name, i)) {
-      const after = text.charCodeAt(i + name.length);
-      if (i + name.length === to || after === 32 || after === 9) {
-        forward = f;
-        i += name.length;
-        break;
-      }
-    }
-  }
-  if (forward === null) return null;
+  // the kernel's names, capitalised: Route, Masq, Tunnel, Local (RealColumns' first four ids)
+  const c0 = text.charCodeAt(i);
+  const fwd = c0 === 82 ? 0 : c0 === 77 ? 1 : c0 === 84 ? 2 : c0 === 76 ? 3 : -1;
+  if (fwd < 0) return false;
+  const name = FORWARD_NAMES[fwd]!;
+  if (!text.startsWith(name, i)) return false;
+  i += name.length;
+  if (i !== to && text.charCodeAt(i) !== 32 && text.charCodeAt(i) !== 9) return false;
   // three int32 decimals, each after blanks: NUMS[0..2], i moves past each
   for (let n = 0; n < 3; n++) {
     j = skipBlanks(text, i, to);
-    if (j === i) return null;
+    if (j === i) return false;
     i = j;
     const neg = text.charCodeAt(i) === 45;
     if (neg) i++;
@@ -295,16 +452,26 @@ export function scanRealLine(text: string, from: number, to: number, canon: Proc
       v = v * 10 + (c - 48);
       i++;
     }
-    if (i === start || i - start > 10) return null;
+    if (i === start || i - start > 10) return false;
     v = neg ? -v : v;
-    if (v < INT32_MIN || v > INT32_MAX) return null;
+    if (v < INT32_MIN || v > INT32_MAX) return false;
     NUMS[n] = v;
   }
-  if (skipBlanks(text, i, to) !== to) return null;
-  return { address, port, forward, weight: NUMS[0]!, active: NUMS[1]!, inactive: NUMS[2]! };
+  if (skipBlanks(text, i, to) !== to) return false;
+  cols.add(addr, port, fwd, NUMS[0]!, NUMS[1]!, NUMS[2]!);
+  return true;
 }
 
-/** scanRealLine's three numbers, reused (no array per line). */
+/** The kernel's spelling of RealColumns' first four forwarding methods, in their order. */
+const FORWARD_NAMES = ['Route', 'Masq', 'Tunnel', 'Local'];
+
+/** scanRealInto for one line on its own, as an object: for tests. */
+export function scanRealLine(line: string): IpvsReal | null {
+  const cols = new RealColumns(memo(procAddress));
+  return scanRealInto(line, 0, line.length, cols) ? cols.real(0) : null;
+}
+
+/** scanRealInto's three numbers, reused (no array per line). */
 const NUMS = [0, 0, 0];
 
 /** The index of the first character from I on that is not a space or a tab (at most TO). */
@@ -324,9 +491,6 @@ export function readRealLineSlowly(line: string): IpvsReal | null {
   const t = words(line);
   return t[0] === '->' ? procReal(t, 'line 1', line, warnings, malformed, memo(procAddress)) : null;
 }
-
-/** A memo of the /proc address reader, for scanRealLine's callers. */
-export const procCanon = (): ProcCanon => memo(procAddress);
 
 /** "  -> ADDR:PORT Forward Weight ActiveConn InActConn": exactly six columns. */
 function procReal(t: string[], where: string, raw: string, warnings: string[], malformed: string[], canon: ProcCanon): IpvsReal | null {
@@ -670,6 +834,7 @@ function decimal(text: string | undefined, max: number): number | null {
 function signedDecimal(text: string | undefined, min: number, max: number): number | null {
   if (text === undefined || text.length > 12 || !/^-?\d+$/.test(text)) return null;
   const n = Number(text);
+  if (n === 0) return 0; // "-0" is 0, as the kernel means it (and as the columns store it)
   return n >= min && n <= max ? n : null;
 }
 

@@ -484,7 +484,7 @@ describe('reader adapter', () => {
     const r = createIpvsReader({ source: 'proc', path: join(FIXTURES, 'mixed.proc') });
     const read = await r.read();
     assert.deepEqual(sortTable(read), proc('mixed'));
-    assert.deepEqual(read, parseProcIpVs(fixture('mixed', 'proc'), { sort: false }));
+    assert.deepEqual(JSON.parse(JSON.stringify(read)), JSON.parse(JSON.stringify(parseProcIpVs(fixture('mixed', 'proc'), { sort: false }))));
     assert.notDeepEqual(read.services, proc('mixed').services, 'the capture is not in canonical order: this test would not see a sort');
     const vips = ipvsVips(read);
     assert.deepEqual(liveCounts(read, vips, NONE), liveCounts(proc('mixed'), vips, NONE));
@@ -599,7 +599,7 @@ test('expandedV6ToCanonical agrees with the general parser (RFC 5952) on every z
 });
 
 test('scanRealLine (the in-place reader of real server lines) gives what words + procReal give, or leaves the line to them', async () => {
-  const { scanRealLine, readRealLineSlowly, procCanon } = await import('../../src/core/ipvs.ts');
+  const { scanRealLine, readRealLineSlowly } = await import('../../src/core/ipvs.ts');
   const addrs = ['C0000201', 'c0000201', 'C00002', 'C0000201FF', '[2001:0db8:0000:0000:0000:0000:0000:0010]', '[2001:0DB8:0000:0000:0000:0000:0000:0010]', '[2001:db8::10]', 'ZZZZZZZZ'];
   const ports = ['0050', '50', '01BB', 'zz50', '00500'];
   const fwds = ['Route', 'Masq', 'Tunnel', 'Local', 'route', 'Routed', 'Foo', '1x'];
@@ -612,7 +612,7 @@ test('scanRealLine (the in-place reader of real server lines) gives what words +
   let fast = 0;
   for (let i = 0; i < 30_000; i++) {
     const line = `${pick(['  ', '', ' \t'])}${pick(['->', '-> ', '=>'])}${pick(gaps)}${pick(addrs)}:${pick(ports)}${pick(gaps)}${pick(fwds)}${pick(gaps)}${pick(nums)}${pick(gaps)}${pick(nums)}${pick(gaps)}${pick(nums)}${pick(['', ' ', '  \t', ' 5', '\r'])}`;
-    const got = scanRealLine(line, 0, line.length, procCanon());
+    const got = scanRealLine(line);
     if (got === null) continue;
     fast++;
     assert.deepEqual(got, readRealLineSlowly(line), JSON.stringify(line));
