@@ -103,7 +103,6 @@ const KNOWN_FLAGS = new Set(['ops']);
 export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
   const hz = opts.hz ?? DEFAULT_HZ;
   const canon = memo(procAddress);
-  const cols = new RealColumns(canon);
   const services: IpvsService[] = [];
   const warnings: string[] = [];
   const malformed: string[] = [];
@@ -113,6 +112,21 @@ export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
   // short read), and that last piece may look like a shorter valid line ("rr" cut from "rr ops").
   // Lines are walked in place (no array of 90,000 strings for a big table).
   for (let start = 0, i = 0; start < text.length; i++) {
+    if (current) {
+      // the common real server line, checked whole by one regex (native code from the first line
+      // on) and kept as text: 80,000 of them are not made into objects, nor read a character at a
+      // time by JavaScript that has not been optimised yet
+      POSITIVE_REAL.lastIndex = start;
+      if (POSITIVE_REAL.test(text)) {
+        current.common(start, (start = POSITIVE_REAL.lastIndex), true);
+        continue;
+      }
+      OTHER_REAL.lastIndex = start;
+      if (OTHER_REAL.test(text)) {
+        current.common(start, (start = OTHER_REAL.lastIndex), false);
+        continue;
+      }
+    }
     const nl = text.indexOf('\n', start);
     const lineStart = start;
     start = nl < 0 ? text.length : nl + 1;
@@ -120,9 +134,12 @@ export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
       malformed.push(bad(`line ${i + 1}`, 'cut short (no newline at the end of the text)', text.slice(lineStart)));
       break;
     }
-    if (current && scanRealInto(text, lineStart, nl, cols)) {
-      current.grew();
-      continue;
+    if (current) {
+      const real = scanRealLine(text, lineStart, nl, canon);
+      if (real) {
+        current.add(real);
+        continue;
+      }
     }
     const raw = text.slice(lineStart, nl);
     const t = words(raw);
@@ -140,15 +157,12 @@ export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
         continue;
       }
       const real = procReal(t, where, raw, warnings, malformed, canon);
-      if (real) {
-        cols.push(real);
-        current.grew();
-      }
+      if (real) current.add(real);
       continue;
     }
 
     const head = procService(t, where, raw, hz, warnings, malformed, canon);
-    current = head ? new ProcService(head, cols) : null;
+    current = head ? new ProcService(head, text, canon) : null;
     if (current) services.push(current);
   }
 
@@ -156,94 +170,33 @@ export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
 }
 
 /**
- * The real servers of a /proc table, column by column. A 10,000 x 8 table has 80,000 of them; as
- * objects they lived through the whole cycle and were most of its garbage collection. Addresses
- * and forwarding methods are interned (a big table names the same real servers thousands of
- * times); objects are made only when someone asks for a service's `reals`.
+ * The common real server line as the kernel prints it, and nothing that scanRealLine would read
+ * differently: "  -> C0000201:0050      Route   1      0          0" (IPv4 %08X or the bracketed
+ * fully expanded IPv6 of expandedV6ToCanonical, a known forwarding method, numbers of at most nine
+ * digits, which are int32 whatever they are), ended by its newline. Two of them, so that one test
+ * also tells whether the weight is positive. Anything else (ten digits, a leading zero, "\r", an
+ * unknown method...) goes through scanRealLine or words + procReal, which read it or report it.
  */
-class RealColumns {
-  n = 0;
-  addr = new Uint32Array(1024);
-  port = new Uint16Array(1024);
-  fwd = new Uint8Array(1024);
-  weight = new Int32Array(1024);
-  active = new Int32Array(1024);
-  inactive = new Int32Array(1024);
-  /** id -> canonical address, id -> forwarding method */
-  readonly addresses: string[] = [];
-  readonly forwards: IpvsForward[] = ['route', 'masq', 'tunnel', 'local'];
-  readonly #ids = new Map<string, number>();
-  /** IPv4 as the int32 of its 8 hex digits -> id: no string per line for the common case */
-  readonly #v4 = new Map<number, number>();
-  constructor(readonly canon: ProcCanon) {}
+const REAL_HEAD = '[ \\t]*->[ \\t]+(?:[0-9A-Fa-f]{8}|\\[[0-9A-Fa-f]{4}(?::[0-9A-Fa-f]{4}){7}\\]):[0-9A-Fa-f]{4}[ \\t]+(?:Route|Masq|Tunnel|Local)[ \\t]+';
+const REAL_TAIL = '[ \\t]+-?\\d{1,9}[ \\t]+-?\\d{1,9}[ \\t]*\\n';
+export const POSITIVE_REAL = new RegExp(`${REAL_HEAD}[1-9]\\d{0,8}${REAL_TAIL}`, 'y');
+export const OTHER_REAL = new RegExp(`${REAL_HEAD}(?:0|-\\d{1,9})${REAL_TAIL}`, 'y');
 
-  /** The id of canonical ADDRESS. */
-  id(address: string): number {
-    let id = this.#ids.get(address);
-    if (id === undefined) {
-      id = this.addresses.push(address) - 1;
-      this.#ids.set(address, id);
-    }
-    return id;
-  }
-
-  /** The id of the IPv4 address N (the kernel's %08X, as an int32). */
-  v4(n: number): number {
-    let id = this.#v4.get(n);
-    if (id === undefined) {
-      id = this.id([(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.'));
-      this.#v4.set(n, id);
-    }
-    return id;
-  }
-
-  forwardId(f: IpvsForward): number {
-    const i = this.forwards.indexOf(f);
-    return i >= 0 ? i : this.forwards.push(f) - 1;
-  }
-
-  /** Append one real server by its parts (ADDR an id from id() or v4()). */
-  add(addr: number, port: number, fwd: number, weight: number, active: number, inactive: number): void {
-    if (this.n === this.addr.length) this.#grow();
-    const i = this.n++;
-    this.addr[i] = addr;
-    this.port[i] = port;
-    this.fwd[i] = fwd;
-    this.weight[i] = weight;
-    this.active[i] = active;
-    this.inactive[i] = inactive;
-  }
-
-  push(r: IpvsReal): void {
-    this.add(this.id(r.address), r.port, this.forwardId(r.forward), r.weight, r.active, r.inactive);
-  }
-
-  real(i: number): IpvsReal {
-    return {
-      address: this.addresses[this.addr[i]!]!,
-      port: this.port[i]!,
-      forward: this.forwards[this.fwd[i]!]!,
-      weight: this.weight[i]!,
-      active: this.active[i]!,
-      inactive: this.inactive[i]!,
-    };
-  }
-
-  #grow(): void {
-    const size = this.addr.length * 2;
-    const more = <T extends Uint32Array | Uint16Array | Uint8Array | Int32Array>(a: T, b: T): T => (b.set(a), b);
-    this.addr = more(this.addr, new Uint32Array(size));
-    this.port = more(this.port, new Uint16Array(size));
-    this.fwd = more(this.fwd, new Uint8Array(size));
-    this.weight = more(this.weight, new Int32Array(size));
-    this.active = more(this.active, new Int32Array(size));
-    this.inactive = more(this.inactive, new Int32Array(size));
-  }
+/** One run of common real server lines of a service: TEXT[start, end), `lines` of them, `live`
+ *  with a positive weight. */
+interface CommonRun {
+  start: number;
+  end: number;
+  lines: number;
+  positive: number;
 }
 
-/** A virtual service of a /proc table: its real servers are the columns' rows [from, to), made
- *  into objects on the first read of `reals` (sortTable, status, tests), counted in place by
- *  countReals (the watchdog). */
+/**
+ * A virtual service of a /proc table. Its real servers are runs of common lines kept as text
+ * (POSITIVE_REAL, OTHER_REAL) and, rarely, objects from the general path, in the kernel's order; `reals` makes
+ * the runs into objects on its first read (sortTable, status, tests) and positiveWeights counts
+ * them without (the watchdog).
+ */
 class ProcService implements IpvsService {
   kind: IpvsKind;
   vip: string | null;
@@ -252,35 +205,56 @@ class ProcService implements IpvsService {
   scheduler: string;
   persistent: number | null;
   flags: string[];
-  readonly #cols: RealColumns;
-  readonly #from: number;
-  #to: number;
+  readonly #text: string;
+  readonly #canon: ProcCanon;
+  readonly #parts: (CommonRun | IpvsReal)[] = [];
   #reals: IpvsReal[] | null = null;
 
-  constructor(head: ServiceHead, cols: RealColumns) {
+  constructor(head: ServiceHead, text: string, canon: ProcCanon) {
     ({ kind: this.kind, vip: this.vip, port: this.port, fwmark: this.fwmark, scheduler: this.scheduler, persistent: this.persistent, flags: this.flags } = head);
-    this.#cols = cols;
-    this.#from = this.#to = cols.n;
+    this.#text = text;
+    this.#canon = canon;
   }
 
-  /** The columns' last row is this service's too. */
-  grew(): void {
-    this.#to = this.#cols.n;
+  /** A common line, TEXT[from, to) (its newline included). */
+  common(from: number, to: number, positive: boolean): void {
+    const last = this.#parts.at(-1);
+    if (last !== undefined && 'end' in last && last.end === from) {
+      last.end = to;
+      last.lines++;
+      if (positive) last.positive++;
+    } else this.#parts.push({ start: from, end: to, lines: 1, positive: positive ? 1 : 0 });
+    this.#reals = null;
+  }
+
+  add(real: IpvsReal): void {
+    this.#parts.push(real);
     this.#reals = null;
   }
 
   get reals(): IpvsReal[] {
-    if (this.#reals === null) {
-      this.#reals = [];
-      for (let i = this.#from; i < this.#to; i++) this.#reals.push(this.#cols.real(i));
+    if (this.#reals !== null) return this.#reals;
+    const out: IpvsReal[] = [];
+    for (const part of this.#parts) {
+      if (!('end' in part)) {
+        out.push(part);
+        continue;
+      }
+      for (let s = part.start; s < part.end; ) {
+        const nl = this.#text.indexOf('\n', s);
+        const real = scanRealLine(this.#text, s, nl, this.#canon);
+        // POSITIVE_REAL and OTHER_REAL accept only lines scanRealLine reads (test/core/ipvs.test.ts)
+        if (real === null) throw new Error(`internal error: a common IPVS line did not read: ${printable(this.#text.slice(s, nl))}`);
+        out.push(real);
+        s = nl + 1;
+      }
     }
-    return this.#reals;
+    return (this.#reals = out);
   }
 
-  count(pred: RealPredicate): number {
-    const c = this.#cols;
+  positiveWeights(): number {
     let n = 0;
-    for (let i = this.#from; i < this.#to; i++) if (pred(c.addresses[c.addr[i]!]!, c.port[i]!, c.weight[i]!)) n++;
+    for (const part of this.#parts) n += 'end' in part ? part.positive : part.weight > 0 ? 1 : 0;
     return n;
   }
 
@@ -292,13 +266,13 @@ class ProcService implements IpvsService {
 }
 
 type ServiceHead = Omit<IpvsService, 'reals'>;
-export type RealPredicate = (address: string, port: number, weight: number) => boolean;
 
-/** How many of S's real servers PRED holds for; a /proc table's are read in place, not made into objects. */
-export function countReals(s: IpvsService, pred: RealPredicate): number {
-  if (s instanceof ProcService) return s.count(pred);
+/** How many of S's real servers have a weight above 0; a /proc table's common lines are counted
+ *  as they were checked, not made into objects. */
+export function positiveWeights(s: IpvsService): number {
+  if (s instanceof ProcService) return s.positiveWeights();
   let n = 0;
-  for (const r of s.reals) if (pred(r.address, r.port, r.weight)) n++;
+  for (const r of s.reals) if (r.weight > 0) n++;
   return n;
 }
 
@@ -387,60 +361,47 @@ function procService(
 }
 
 const hexVal = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1);
+const FORWARD_NAMES: [string, IpvsForward][] = [['Route', 'route'], ['Masq', 'masq'], ['Tunnel', 'tunnel'], ['Local', 'local']]; // by first letter: R M T L
 
 /**
- * procReal for the common line, read in place from TEXT[FROM, TO) without cutting it into words,
- * and appended to COLS: "  -> C0000201:0050      Route   1      0          0" (IPv4 %08X, or
- * bracketed fully expanded IPv6), spaces or tabs between the six columns, a known forwarding
- * method, three int32 decimals. A big table has 80,000 such lines. Anything else returns false and
- * appends nothing: the line goes through words + procReal, which read it or report it, with the
- * same result (test/core/ipvs.test.ts compares the two on generated lines).
+ * procReal for the common line, read in place from TEXT[FROM, TO) without cutting it into words:
+ * "  -> C0000201:0050      Route   1      0          0" (IPv4 %08X, or bracketed fully expanded
+ * IPv6), spaces or tabs between the six columns, a known forwarding method, three int32 decimals.
+ * A big table has 90,000 such lines, and their words were most of the parse and its garbage.
+ * Anything else gives null and goes through procReal, which reads it or reports it: the same
+ * result either way (test/core/ipvs.test.ts compares the two on generated lines).
  */
-function scanRealInto(text: string, from: number, to: number, cols: RealColumns): boolean {
+export function scanRealLine(text: string, from: number, to: number, canon: ProcCanon): IpvsReal | null {
   let i = skipBlanks(text, from, to);
-  if (text.charCodeAt(i) !== 45 || text.charCodeAt(i + 1) !== 62) return false; // "->"
+  if (text.charCodeAt(i) !== 45 || text.charCodeAt(i + 1) !== 62) return null; // "->"
   let j = skipBlanks(text, i + 2, to);
-  if (j === i + 2) return false;
+  if (j === i + 2) return null;
   i = j;
-  const v6 = text.charCodeAt(i) === 91;
-  const addrEnd = v6 ? i + 41 : i + 8; // "[" + 39 + "]", or 8 hex digits
-  if (addrEnd + 5 > to || text.charCodeAt(addrEnd) !== 58) return false;
-  let addr: number;
-  if (v6) {
-    const a = cols.canon(text.slice(i, addrEnd));
-    if (a === null) return false;
-    addr = cols.id(a);
-  } else {
-    let n = 0;
-    for (let k = i; k < addrEnd; k++) {
-      const h = hexVal(text.charCodeAt(k));
-      if (h < 0) return false;
-      n = (n << 4) | h;
-    }
-    addr = cols.v4(n);
-  }
+  const addrEnd = text.charCodeAt(i) === 91 ? i + 41 : i + 8; // "[" + 39 + "]", or 8 hex digits
+  if (addrEnd + 5 > to || text.charCodeAt(addrEnd) !== 58) return null;
+  const address = canon(text.slice(i, addrEnd));
+  if (address === null) return null;
   let port = 0;
   for (let k = addrEnd + 1; k < addrEnd + 5; k++) {
     const h = hexVal(text.charCodeAt(k));
-    if (h < 0) return false;
+    if (h < 0) return null;
     port = port * 16 + h;
   }
   i = addrEnd + 5;
   j = skipBlanks(text, i, to);
-  if (j === i) return false;
+  if (j === i) return null;
   i = j;
-  // the kernel's names, capitalised: Route, Masq, Tunnel, Local (RealColumns' first four ids)
   const c0 = text.charCodeAt(i);
-  const fwd = c0 === 82 ? 0 : c0 === 77 ? 1 : c0 === 84 ? 2 : c0 === 76 ? 3 : -1;
-  if (fwd < 0) return false;
-  const name = FORWARD_NAMES[fwd]!;
-  if (!text.startsWith(name, i)) return false;
+  const f = c0 === 82 ? 0 : c0 === 77 ? 1 : c0 === 84 ? 2 : c0 === 76 ? 3 : -1; // R M T L
+  if (f < 0) return null;
+  const [name, forward] = FORWARD_NAMES[f]!;
+  if (!text.startsWith(name, i)) return null;
   i += name.length;
-  if (i !== to && text.charCodeAt(i) !== 32 && text.charCodeAt(i) !== 9) return false;
+  if (i !== to && text.charCodeAt(i) !== 32 && text.charCodeAt(i) !== 9) return null;
   // three int32 decimals, each after blanks: NUMS[0..2], i moves past each
   for (let n = 0; n < 3; n++) {
     j = skipBlanks(text, i, to);
-    if (j === i) return false;
+    if (j === i) return null;
     i = j;
     const neg = text.charCodeAt(i) === 45;
     if (neg) i++;
@@ -452,26 +413,16 @@ function scanRealInto(text: string, from: number, to: number, cols: RealColumns)
       v = v * 10 + (c - 48);
       i++;
     }
-    if (i === start || i - start > 10) return false;
+    if (i === start || i - start > 10) return null;
     v = neg ? -v : v;
-    if (v < INT32_MIN || v > INT32_MAX) return false;
+    if (v < INT32_MIN || v > INT32_MAX) return null;
     NUMS[n] = v;
   }
-  if (skipBlanks(text, i, to) !== to) return false;
-  cols.add(addr, port, fwd, NUMS[0]!, NUMS[1]!, NUMS[2]!);
-  return true;
+  if (skipBlanks(text, i, to) !== to) return null;
+  return { address, port, forward, weight: NUMS[0]!, active: NUMS[1]!, inactive: NUMS[2]! };
 }
 
-/** The kernel's spelling of RealColumns' first four forwarding methods, in their order. */
-const FORWARD_NAMES = ['Route', 'Masq', 'Tunnel', 'Local'];
-
-/** scanRealInto for one line on its own, as an object: for tests. */
-export function scanRealLine(line: string): IpvsReal | null {
-  const cols = new RealColumns(memo(procAddress));
-  return scanRealInto(line, 0, line.length, cols) ? cols.real(0) : null;
-}
-
-/** scanRealInto's three numbers, reused (no array per line). */
+/** scanRealLine's three numbers, reused (no array per line). */
 const NUMS = [0, 0, 0];
 
 /** The index of the first character from I on that is not a space or a tab (at most TO). */
@@ -491,6 +442,9 @@ export function readRealLineSlowly(line: string): IpvsReal | null {
   const t = words(line);
   return t[0] === '->' ? procReal(t, 'line 1', line, warnings, malformed, memo(procAddress)) : null;
 }
+
+/** A memo of the /proc address reader, for scanRealLine's callers. */
+export const procCanon = (): ProcCanon => memo(procAddress);
 
 /** "  -> ADDR:PORT Forward Weight ActiveConn InActConn": exactly six columns. */
 function procReal(t: string[], where: string, raw: string, warnings: string[], malformed: string[], canon: ProcCanon): IpvsReal | null {
@@ -834,7 +788,6 @@ function decimal(text: string | undefined, max: number): number | null {
 function signedDecimal(text: string | undefined, min: number, max: number): number | null {
   if (text === undefined || text.length > 12 || !/^-?\d+$/.test(text)) return null;
   const n = Number(text);
-  if (n === 0) return 0; // "-0" is 0, as the kernel means it (and as the columns store it)
   return n >= min && n <= max ? n : null;
 }
 

@@ -1,6 +1,6 @@
 // Live real servers per VIP from an IPVS table (SPEC.md "What counts as a live real server"); pure.
 import { parseAddress, sortByVip, toVip } from './prefix.js';
-import { countReals, type IpvsTable } from './ipvs.js';
+import { positiveWeights, type IpvsReal, type IpvsTable } from './ipvs.js';
 
 export interface RealServerRef {
   address: string;
@@ -31,8 +31,8 @@ export interface LiveCount {
  */
 export function liveCounts(table: IpvsTable, vips: string[], opts: LiveOptions): Map<string, LiveCount> {
   const exclude = opts.exclude.map((e) => ({ address: canonical(e.address), port: e.port }));
-  const isLive = (address: string, port: number, weight: number): boolean =>
-    weight > 0 && (exclude.length === 0 || !exclude.some((e) => e.address === address && (e.port === null || e.port === port)));
+  const isLive = (r: IpvsReal): boolean =>
+    r.weight > 0 && !exclude.some((e) => e.address === r.address && (e.port === null || e.port === r.port));
 
   // Firewall-mark services by the VIPs they are mapped to.
   const marksOf = new Map<string, Set<number>>();
@@ -51,7 +51,11 @@ export function liveCounts(table: IpvsTable, vips: string[], opts: LiveOptions):
   const byVip = new Map<string, number[]>();
   const byMark = new Map<number, number[]>();
   for (const s of table.services) {
-    const n = countReals(s, isLive);
+    // with nothing excluded, isLive is "weight > 0": the table counts those itself, without making
+    // a /proc table's 80,000 real servers into objects
+    let n = 0;
+    if (exclude.length === 0) n = positiveWeights(s);
+    else for (const r of s.reals) if (isLive(r)) n++;
     if (s.vip !== null) push(byVip, s.vip, n);
     else if (s.fwmark !== null) push(byMark, s.fwmark, n);
   }

@@ -11,6 +11,7 @@ import { ipvsVips, liveCounts } from '../../src/core/live.ts';
 import { createIpvsReader, readRegularFile } from '../../src/adapters/ipvs.ts';
 import { isVipError, VipError } from '../../src/core/errors.ts';
 import { benchTable, formatIpvsadmSave, formatProcIpVs } from '../../bench/gen-ipvs.ts';
+import { seeded } from '../random.ts';
 
 const FIXTURES = new URL('../fixtures/ipvs/', import.meta.url).pathname;
 const CAPTURES = ['mixed', 'traffic', 'keepalived', 'empty'] as const;
@@ -599,23 +600,63 @@ test('expandedV6ToCanonical agrees with the general parser (RFC 5952) on every z
 });
 
 test('scanRealLine (the in-place reader of real server lines) gives what words + procReal give, or leaves the line to them', async () => {
-  const { scanRealLine, readRealLineSlowly } = await import('../../src/core/ipvs.ts');
+  const { scanRealLine, readRealLineSlowly, procCanon } = await import('../../src/core/ipvs.ts');
   const addrs = ['C0000201', 'c0000201', 'C00002', 'C0000201FF', '[2001:0db8:0000:0000:0000:0000:0000:0010]', '[2001:0DB8:0000:0000:0000:0000:0000:0010]', '[2001:db8::10]', 'ZZZZZZZZ'];
   const ports = ['0050', '50', '01BB', 'zz50', '00500'];
   const fwds = ['Route', 'Masq', 'Tunnel', 'Local', 'route', 'Routed', 'Foo', '1x'];
   const nums = ['1', '100', '0', '-1', '-0', '007', '2147483647', '2147483648', '-2147483648', '-2147483649', '99999999999', '000000000001', 'x', ''];
   const gaps = [' ', '  ', '\t', ' \t ', '', '\u00a0'];
-  let seed = 7;
-  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  const rnd = seeded(7);
   // the first two entries of each list are good ones: picked most of the time
   const pick = <T>(xs: T[]): T => (rnd(10) < 8 ? xs[rnd(2)]! : xs[rnd(xs.length)]!);
   let fast = 0;
   for (let i = 0; i < 30_000; i++) {
     const line = `${pick(['  ', '', ' \t'])}${pick(['->', '-> ', '=>'])}${pick(gaps)}${pick(addrs)}:${pick(ports)}${pick(gaps)}${pick(fwds)}${pick(gaps)}${pick(nums)}${pick(gaps)}${pick(nums)}${pick(gaps)}${pick(nums)}${pick(['', ' ', '  \t', ' 5', '\r'])}`;
-    const got = scanRealLine(line);
+    const got = scanRealLine(line, 0, line.length, procCanon());
     if (got === null) continue;
     fast++;
     assert.deepEqual(got, readRealLineSlowly(line), JSON.stringify(line));
   }
   assert.ok(fast > 1000, `the generator reaches the fast path (${fast})`);
+});
+
+test('the common-line regexes accept only lines scanRealLine reads, and tell a positive weight from the rest', async () => {
+  const { scanRealLine, readRealLineSlowly, procCanon, POSITIVE_REAL, OTHER_REAL, parseProcIpVs, positiveWeights } = await import('../../src/core/ipvs.ts');
+  const addrs = ['C0000201', 'c0000201', 'C00002', '[2001:0db8:0000:0000:0000:0000:0000:0010]', '[2001:0DB8:0000:0000:0000:0000:0000:0010]', '[2001:db8::10]', '[2001:0db8:0000:0000:0000:0000:0000:001]', 'ZZZZZZZZ'];
+  const ports = ['0050', '01BB', '50', 'zz50'];
+  const fwds = ['Route', 'Masq', 'Tunnel', 'Local', 'Routed', 'route'];
+  const nums = ['1', '100', '0', '-1', '-0', '007', '00', '999999999', '2147483647', '2147483648', '-2147483649', 'x'];
+  const gaps = [' ', '      ', '\t', ''];
+  const rnd = seeded(11);
+  const pick = <T>(xs: T[]): T => (rnd(10) < 7 ? xs[rnd(2)]! : xs[rnd(xs.length)]!);
+  const whole = (re: RegExp, line: string) => {
+    re.lastIndex = 0;
+    return re.test(line) && re.lastIndex === line.length;
+  };
+  let common = 0;
+  let zero = 0;
+  const lines: string[] = [];
+  for (let i = 0; i < 30_000; i++) {
+    const line = `${pick(['  ', ' \t', ''])}${pick(['->', '=>'])}${pick(gaps)}${pick(addrs)}:${pick(ports)}${pick(gaps)}${pick(fwds)}${pick(gaps)}${pick(nums)}${pick(gaps)}${pick(nums)}${pick(gaps)}${pick(nums)}${pick(['', ' ', '\r'])}\n`;
+    const pos = whole(POSITIVE_REAL, line);
+    const other = whole(OTHER_REAL, line);
+    if (!pos && !other) continue;
+    assert.ok(!(pos && other), JSON.stringify(line));
+    const got = scanRealLine(line, 0, line.length - 1, procCanon());
+    assert.ok(got !== null, `accepted but not read: ${JSON.stringify(line)}`);
+    assert.deepEqual(got, readRealLineSlowly(line.slice(0, -1)), JSON.stringify(line));
+    assert.equal(got.weight > 0, pos, JSON.stringify(line));
+    common++;
+    if (other) zero++;
+    lines.push(line);
+  }
+  assert.ok(common > 1000 && zero > 100, `the generator reaches both (${common}, ${zero} not positive)`);
+  // and in a table: the same reals, counted without being read, as a table of objects counts them
+  const text = `IP Virtual Server version 1.2.1 (size=4096)\nTCP  C000020A:0050 rr\n${lines.join('')}`;
+  const kernelOrder = parseProcIpVs(text, { sort: false });
+  assert.deepEqual(kernelOrder.malformed, []);
+  const svc = kernelOrder.services[0]!;
+  assert.equal(positiveWeights(svc), lines.filter((l) => whole(POSITIVE_REAL, l)).length);
+  assert.equal(positiveWeights({ ...svc, reals: svc.reals }), positiveWeights(svc));
+  assert.deepEqual(svc.reals, lines.map((l) => scanRealLine(l, 0, l.length - 1, procCanon())));
 });

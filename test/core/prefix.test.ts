@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { printable } from '../../src/core/text.ts';
+import { seeded } from '../random.ts';
 import {
   compareVips,
   insideAny,
@@ -156,8 +157,7 @@ test('the IPv6 fast path (hex groups and one "::") gives ipaddr.js own RFC 5952 
   const { addressBytes } = await import('../../src/core/prefix.ts');
   const reference = (t: string): string | null => (/^[0-9A-Fa-f:.]+$/.test(t) && t.includes(':') && ipaddr.isValid(t) ? ipaddr.parse(t).toString() : null);
   const groups = ['0', '00', '000', '0000', '1', 'a', 'F', 'ffff', 'FFFF', '0db8', '2001', '12345', 'g', ''];
-  let seed = 1;
-  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  const rnd = seeded(1);
   for (let i = 0; i < 20_000; i++) {
     const n = 1 + rnd(9);
     const parts = Array.from({ length: n }, () => groups[rnd(groups.length)]!);
