@@ -111,21 +111,37 @@ export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
   // The kernel ends every line with "\n": text that does not was cut in the middle of a line (a
   // short read), and that last piece may look like a shorter valid line ("rr" cut from "rr ops").
   // Lines are walked in place (no array of 90,000 strings for a big table).
+  // the open run of common real server lines of `current`: TEXT[runFrom, start)
+  let runFrom = 0;
+  let runLines = 0;
+  let runPositive = 0;
   for (let start = 0, i = 0; start < text.length; i++) {
     if (current) {
-      // the common real server line, checked whole by one regex (native code from the first line
+      // the common real server line, checked whole by a regex (native code from the first line
       // on) and kept as text: 80,000 of them are not made into objects, nor read a character at a
       // time by JavaScript that has not been optimised yet
       POSITIVE_REAL.lastIndex = start;
-      if (POSITIVE_REAL.test(text)) {
-        current.common(start, (start = POSITIVE_REAL.lastIndex), true);
-        continue;
-      }
       OTHER_REAL.lastIndex = start;
-      if (OTHER_REAL.test(text)) {
-        current.common(start, (start = OTHER_REAL.lastIndex), false);
+      const positive = POSITIVE_REAL.test(text);
+      if (positive || OTHER_REAL.test(text)) {
+        if (runLines === 0) runFrom = start;
+        runLines++;
+        if (positive) runPositive++;
+        start = positive ? POSITIVE_REAL.lastIndex : OTHER_REAL.lastIndex;
         continue;
       }
+      if (runLines > 0) {
+        current.run(runFrom, start, runLines, runPositive);
+        runLines = runPositive = 0;
+      }
+    }
+    // the common service line: the same, read by a regex too
+    const common = commonService(text, start, canon);
+    if (common !== null) {
+      current = new ProcService(common, text, canon);
+      services.push(current);
+      start = SERVICE_LINE.lastIndex;
+      continue;
     }
     const nl = text.indexOf('\n', start);
     const lineStart = start;
@@ -165,6 +181,7 @@ export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
     current = head ? new ProcService(head, text, canon) : null;
     if (current) services.push(current);
   }
+  if (current && runLines > 0) current.run(runFrom, text.length, runLines, runPositive);
 
   return opts.sort === false ? { services, warnings, malformed } : sortTable({ services, warnings, malformed });
 }
@@ -181,6 +198,35 @@ const REAL_HEAD = '[ \\t]*->[ \\t]+(?:[0-9A-Fa-f]{8}|\\[[0-9A-Fa-f]{4}(?::[0-9A-
 const REAL_TAIL = '[ \\t]+-?\\d{1,9}[ \\t]+-?\\d{1,9}[ \\t]*\\n';
 export const POSITIVE_REAL = new RegExp(`${REAL_HEAD}[1-9]\\d{0,8}${REAL_TAIL}`, 'y');
 export const OTHER_REAL = new RegExp(`${REAL_HEAD}(?:0|-\\d{1,9})${REAL_TAIL}`, 'y');
+
+/**
+ * The common service line as the kernel prints it, and nothing procService would read differently:
+ * "TCP  C000020A:0050 rr " (TCP, UDP or SCTP, IPv4 %08X or the bracketed fully expanded IPv6, a
+ * scheduler name), without persistence or flags, ended by its newline.
+ */
+const SERVICE_LINE = /[ \t]*(TCP|UDP|SCTP)[ \t]+([0-9A-Fa-f]{8}|\[[0-9A-Fa-f]{4}(?::[0-9A-Fa-f]{4}){7}\]):([0-9A-Fa-f]{4})[ \t]+([A-Za-z0-9_-]+)[ \t]*\n/y;
+const KIND_OF: Record<string, IpvsKind> = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp' };
+
+/** The service of a common service line at TEXT[start...], with SERVICE_LINE.lastIndex after its
+ *  newline; null when the line is not one (procService reads it, or reports it). */
+function commonService(text: string, start: number, canon: ProcCanon): ServiceHead | null {
+  SERVICE_LINE.lastIndex = start;
+  const m = SERVICE_LINE.exec(text);
+  if (m === null) return null;
+  const vip = canon(m[2]!);
+  if (vip === null) return null;
+  return { kind: KIND_OF[m[1]!]!, vip, port: parseInt(m[3]!, 16), fwmark: null, scheduler: m[4]!, persistent: null, flags: [] };
+}
+
+/** A service line through commonService and through words + procService: for tests. */
+export function readServiceLineBothWays(line: string): { common: ServiceHead | null; general: ServiceHead | null; warnings: string[]; malformed: string[] } {
+  const canon = memo(procAddress);
+  const warnings: string[] = [];
+  const malformed: string[] = [];
+  const common = commonService(`${line}\n`, 0, canon);
+  const general = procService(words(line), 'line 1', line, DEFAULT_HZ, warnings, malformed, canon);
+  return { common, general, warnings, malformed };
+}
 
 /** One run of common real server lines of a service: TEXT[start, end), `lines` of them, `live`
  *  with a positive weight. */
@@ -216,14 +262,9 @@ class ProcService implements IpvsService {
     this.#canon = canon;
   }
 
-  /** A common line, TEXT[from, to) (its newline included). */
-  common(from: number, to: number, positive: boolean): void {
-    const last = this.#parts.at(-1);
-    if (last !== undefined && 'end' in last && last.end === from) {
-      last.end = to;
-      last.lines++;
-      if (positive) last.positive++;
-    } else this.#parts.push({ start: from, end: to, lines: 1, positive: positive ? 1 : 0 });
+  /** LINES common lines, TEXT[from, to) (newlines included), POSITIVE of them with a positive weight. */
+  run(from: number, to: number, lines: number, positive: number): void {
+    this.#parts.push({ start: from, end: to, lines, positive });
     this.#reals = null;
   }
 

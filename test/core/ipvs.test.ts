@@ -620,6 +620,30 @@ test('scanRealLine (the in-place reader of real server lines) gives what words +
   assert.ok(fast > 1000, `the generator reaches the fast path (${fast})`);
 });
 
+test('the common service line regex accepts only lines procService reads the same way, without a warning', async () => {
+  const { readServiceLineBothWays } = await import('../../src/core/ipvs.ts');
+  const protos = ['TCP', 'UDP', 'SCTP', 'tcp', 'FWM', 'ICMP', 'TCPX'];
+  const addrs = ['C000020A', 'c000020a', 'C00002', '[2001:0db8:0000:0000:0000:0000:0000:0010]', '[2001:db8::10]', '[2001:0db8:0000:0000:0000:0000:0000:001]', 'ZZZZZZZZ'];
+  const ports = ['0050', '01BB', '50', 'zz50', '00500'];
+  const scheds = ['rr', 'wlc', 'mh', 'lblcr', 'x_y-1', ''];
+  const tails = ['', ' ', '  ', ' ops', ' persistent 75000 FFFFFFFF', ' persistent 1 FFFFFFFF', '\r', ' \u00a0'];
+  const gaps = [' ', '  ', '\t', ''];
+  const rnd = seeded(5);
+  const pick = <T>(xs: T[]): T => (rnd(10) < 7 ? xs[rnd(2)]! : xs[rnd(xs.length)]!);
+  let common = 0;
+  let general = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const line = `${pick(['', '', ' '])}${pick(protos)}${pick(gaps)}${pick(addrs)}:${pick(ports)}${pick(gaps)}${pick(scheds)}${pick(tails)}`;
+    const r = readServiceLineBothWays(line);
+    if (r.general && r.warnings.length === 0) general++;
+    if (r.common === null) continue;
+    common++;
+    assert.deepEqual(r.common, r.general, JSON.stringify(line));
+    assert.deepEqual([r.warnings, r.malformed], [[], []], JSON.stringify(line));
+  }
+  assert.ok(common > 1000 && general > common, `the generator reaches both paths (${common} common of ${general} read cleanly)`);
+});
+
 test('the common-line regexes accept only lines scanRealLine reads, and tell a positive weight from the rest', async () => {
   const { scanRealLine, readRealLineSlowly, procCanon, POSITIVE_REAL, OTHER_REAL, parseProcIpVs, positiveWeights } = await import('../../src/core/ipvs.ts');
   const addrs = ['C0000201', 'c0000201', 'C00002', '[2001:0db8:0000:0000:0000:0000:0000:0010]', '[2001:0DB8:0000:0000:0000:0000:0000:0010]', '[2001:db8::10]', '[2001:0db8:0000:0000:0000:0000:0000:001]', 'ZZZZZZZZ'];
