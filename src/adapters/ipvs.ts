@@ -31,7 +31,7 @@ export const DEFAULT_PROC_PATH = '/proc/net/ip_vs';
 
 /** Largest table read: 10,000 services x 8 real servers is about 6 MB. */
 const MAX_PROC_BYTES = 256 << 20;
-const CHUNK = 1 << 16;
+const FIRST_READ = 1 << 20;
 
 class ReadTimeout extends Error {}
 
@@ -55,22 +55,27 @@ export async function readRegularFile(path: string, timeoutMs: number): Promise<
         reason: 'not-regular',
       });
     }
-    const chunks: Buffer[] = [];
+    // one buffer, doubled when full: a 5.4 MB table in a few reads (a read of /proc/net/ip_vs
+    // returns as many whole lines as fit), not 84 of 64 KiB, each an await
+    let buf = Buffer.allocUnsafe(FIRST_READ);
     let total = 0;
     for (;;) {
-      const buf = Buffer.allocUnsafe(CHUNK);
-      const { bytesRead } = await Promise.race([fh.read(buf, 0, CHUNK, null), deadline]);
-      if (bytesRead === 0) break;
-      chunks.push(buf.subarray(0, bytesRead));
-      total += bytesRead;
-      if (total > MAX_PROC_BYTES) {
-        throw new VipError('VIP_E_IPVS_UNREADABLE', `cannot read IPVS from ${path}: larger than ${MAX_PROC_BYTES} bytes: is watchdog.ipvs.path right?`, {
-          path,
-          reason: 'size',
-        });
+      if (total === buf.length) {
+        if (total >= MAX_PROC_BYTES) {
+          throw new VipError('VIP_E_IPVS_UNREADABLE', `cannot read IPVS from ${path}: larger than ${MAX_PROC_BYTES} bytes: is watchdog.ipvs.path right?`, {
+            path,
+            reason: 'size',
+          });
+        }
+        const bigger = Buffer.allocUnsafe(buf.length * 2);
+        buf.copy(bigger, 0, 0, total);
+        buf = bigger;
       }
+      const { bytesRead } = await Promise.race([fh.read(buf, total, buf.length - total, null), deadline]);
+      if (bytesRead === 0) break;
+      total += bytesRead;
     }
-    return Buffer.concat(chunks, total).toString('utf8');
+    return buf.toString('utf8', 0, total);
   } finally {
     clearTimeout(timer);
     deadline.catch(() => {}); // settled or not, nobody waits on it any more
