@@ -2,7 +2,7 @@
 // Bundles the CLI and its dependencies (esbuild), so that a run reads a few files instead of hundreds
 // of modules: on a slow disk, or the 9p root of the IPVS lab VM, start-up drops from ~11 s to ~5 s.
 //   dist/bundle/   what bin/vip-mgmt runs: vip-mgmt.cjs and its V8 code cache vip-mgmt.cjs.cache
-//                  (bin/load.mjs, scripts/code-cache.mjs)
+//                  (bin/load.cjs, scripts/code-cache.mjs)
 //   dist/vip-mgmt.mjs  ONE self-contained file for a load balancer that has only `node`; also what
 //                  the .deb runs as /usr/bin/vip-mgmt (scripts/deb.mjs)
 // Both carry templates/*.mustache (src/cli/templates.ts): `render` and `cron` need nothing beside them.
@@ -98,7 +98,7 @@ const common = {
 };
 
 rmSync('dist/bundle', { recursive: true, force: true });
-// CommonJS, so that bin/load.mjs can compile it with a V8 code cache (node:vm Script; Node 20 has no
+// CommonJS, so that bin/load.cjs can compile it with a V8 code cache (node:vm Script; Node 20 has no
 // code cache for ES modules). One file: the modules a command does not import are wrapped by esbuild
 // and never run, and the cache holds what the warm-up compiled, so nothing is parsed twice.
 await build({
@@ -108,21 +108,21 @@ await build({
   format: 'cjs',
   outExtension: { '.js': '.cjs' },
   // less text to read, hash, compile and cache: whitespace and comments out, names kept (stack traces
-  // and profiles still name functions); it also leaves the file ASCII, which bin/load.mjs relies on
+  // and profiles still name functions); it also leaves the file ASCII, which bin/load.cjs relies on
   minifyWhitespace: true,
   minifySyntax: true,
   // require, __filename and __dirname come from the CommonJS wrapper; import.meta.url from them
   define: { ...common.define, 'import.meta.url': '__vipImportMetaUrl' },
   banner: { js: "const __vipImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
-// What bin/load.mjs needs of the bundle, checked on its one text: it compiles it as a vm.Script, which
+// What bin/load.cjs needs of the bundle, checked on its one text: it compiles it as a vm.Script, which
 // has no loader for import() (esbuild leaves a dynamic import of a builtin, e.g. import('node:http'),
 // as import()), and it reads it as latin1 (a third of the time of UTF-8 decoding), so it must be ASCII.
 {
   const out = readFileSync('dist/bundle/vip-mgmt.cjs');
-  if (out.some((b) => b > 127)) throw new Error('dist/bundle/vip-mgmt.cjs is not ASCII: bin/load.mjs reads it as latin1');
+  if (out.some((b) => b > 127)) throw new Error('dist/bundle/vip-mgmt.cjs is not ASCII: bin/load.cjs reads it as latin1');
   const found = out.toString('latin1').match(/\bimport\((["'`])[^"'`]*\1\)/g);
-  if (found) throw new Error(`dist/bundle/vip-mgmt.cjs keeps dynamic import(s) ${[...new Set(found)].join(', ')}: bin/load.mjs cannot run them; import them statically`);
+  if (found) throw new Error(`dist/bundle/vip-mgmt.cjs keeps dynamic import(s) ${[...new Set(found)].join(', ')}: bin/load.cjs cannot run them; import them statically`);
 }
 // the code cache: scripts/code-cache.mjs runs the commands' paths once and keeps what V8 compiled
 execFileSync(process.execPath, ['scripts/code-cache.mjs'], { stdio: 'inherit' });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Writes dist/bundle/vip-mgmt.cjs.cache, the V8 code cache bin/load.mjs hands to the bundle: loads
+// Writes dist/bundle/vip-mgmt.cjs.cache, the V8 code cache bin/load.cjs hands to the bundle: loads
 // the bundle as bin/vip-mgmt does, runs the commands' common paths once in this process against a
 // scratch config (no speaker, no DNS server, an IPVS table file: each run ends in its own error or
 // plan, which is enough to compile its code), then asks V8 for everything it compiled, behind a
@@ -7,7 +7,9 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CACHE, digest, loadBundle } from '../bin/load.mjs';
+import load from '../bin/load.cjs';
+
+const { CACHE, digest, loadBundle } = load;
 
 const dir = mkdtempSync(join(tmpdir(), 'vip-mgmt-code-cache-'));
 try {

@@ -1,11 +1,13 @@
-// bin/load.mjs: the built bundle runs with its V8 code cache, and only with the cache made for it.
+// bin/load.cjs: the built bundle runs with its V8 code cache, and only with the cache made for it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { BUNDLE, CACHE } from '../../bin/load.mjs';
+import load from '../../bin/load.cjs';
+
+const { BUNDLE, CACHE } = load;
 
 /** A copy of bin/ and dist/bundle/ in a scratch dir; runs a probe there that reports what V8 did with the cache. */
 function probe(edit?: (cache: Buffer) => Buffer): { rejected: boolean | null; exports: string[] } {
@@ -13,11 +15,11 @@ function probe(edit?: (cache: Buffer) => Buffer): { rejected: boolean | null; ex
   try {
     mkdirSync(join(dir, 'bin'));
     mkdirSync(join(dir, 'dist', 'bundle'), { recursive: true });
-    copyFileSync(new URL('../../bin/load.mjs', import.meta.url), join(dir, 'bin', 'load.mjs'));
+    copyFileSync(new URL('../../bin/load.cjs', import.meta.url), join(dir, 'bin', 'load.cjs'));
     copyFileSync(BUNDLE, join(dir, 'dist', 'bundle', 'vip-mgmt.cjs'));
     const cache = readFileSync(CACHE);
     writeFileSync(join(dir, 'dist', 'bundle', 'vip-mgmt.cjs.cache'), edit ? edit(cache) : cache);
-    const code = `import { loadBundle } from './bin/load.mjs'; const { script, exports } = loadBundle(); console.log(JSON.stringify({ rejected: script.cachedDataRejected ?? null, exports: Object.keys(exports) }));`;
+    const code = `import load from './bin/load.cjs'; const { loadBundle } = load; const { script, exports } = loadBundle(); console.log(JSON.stringify({ rejected: script.cachedDataRejected ?? null, exports: Object.keys(exports) }));`;
     writeFileSync(join(dir, 'probe.mjs'), code);
     const r = spawnSync(process.execPath, [join(dir, 'probe.mjs')], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);

@@ -33,7 +33,7 @@ test('npm pack: installs offline with no dependencies to fetch, runs, renders, l
   // npm test has just built dist/ (the prepack script would build again)
   const packed = JSON.parse(sh('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir])) as { filename: string; files: { path: string }[] }[];
   const files = packed[0]!.files.map((f) => f.path);
-  for (const f of ['bin/vip-mgmt', 'bin/load.mjs', 'dist/bundle/vip-mgmt.cjs', 'dist/bundle/vip-mgmt.cjs.cache', 'dist/vip-mgmt.mjs', 'templates/frr.conf.mustache', 'man/vip-mgmt.1', 'completion/vip-mgmt.bash', 'packaging/systemd/vip-mgmt-watchdog.timer']) {
+  for (const f of ['bin/vip-mgmt', 'bin/load.cjs', 'bin/package.json', 'dist/bundle/vip-mgmt.cjs', 'dist/bundle/vip-mgmt.cjs.cache', 'dist/vip-mgmt.mjs', 'templates/frr.conf.mustache', 'man/vip-mgmt.1', 'completion/vip-mgmt.bash', 'packaging/systemd/vip-mgmt-watchdog.timer']) {
     assert.ok(files.includes(f), `${f} missing from the package`);
   }
   assert.ok(!files.some((f) => f.startsWith('src/') || f.startsWith('test/')), 'sources and tests stay out');

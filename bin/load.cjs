@@ -6,23 +6,26 @@
 // header holds the SHA-256 of the bundle's text: V8 itself checks only the source length, its own
 // version and flags. A missing, stale or rejected cache (another Node version) costs nothing but the
 // speed-up: V8 compiles the source as it would without one.
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Script } from 'node:vm';
+//
+// CommonJS, as bin/vip-mgmt is (bin/package.json): Node's ES module loader cost ~5% of a
+// `--version` (farm-bench, 20 pairs) before any of our code ran.
+'use strict';
+const { createHash } = require('node:crypto');
+const { readFileSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const { dirname, join } = require('node:path');
+const { Script } = require('node:vm');
 
-export const BUNDLE = fileURLToPath(new URL('../dist/bundle/vip-mgmt.cjs', import.meta.url));
-export const CACHE = `${BUNDLE}.cache`;
+const BUNDLE = join(__dirname, '..', 'dist', 'bundle', 'vip-mgmt.cjs');
+const CACHE = `${BUNDLE}.cache`;
 const HEADER = 32; // bytes: SHA-256 of the bundle's text
 // what node's CommonJS loader puts around a module (Module.wrap)
 const wrap = (text) => `(function (exports, require, module, __filename, __dirname) { ${text}\n});`;
 
-export const digest = (text) => createHash('sha256').update(text).digest();
+const digest = (text) => createHash('sha256').update(text).digest();
 
 /** Compile and run the bundle; returns its exports ({ main }) and the Script (for createCachedData). */
-export function loadBundle({ useCache = true } = {}) {
+function loadBundle({ useCache = true } = {}) {
   // ASCII (scripts/bundle.mjs checks): latin1 decodes it to the same string, faster than UTF-8
   const text = readFileSync(BUNDLE, 'latin1');
   let cachedData;
@@ -39,3 +42,5 @@ export function loadBundle({ useCache = true } = {}) {
   script.runInThisContext()(module.exports, createRequire(BUNDLE), module, BUNDLE, dirname(BUNDLE));
   return { exports: module.exports, script, text };
 }
+
+module.exports = { BUNDLE, CACHE, digest, loadBundle };
