@@ -136,7 +136,7 @@ export function parseProcIpVs(text: string, opts: ProcOptions = {}): IpvsTable {
       }
     }
     // the common service line: the same, read by a regex too
-    const common = commonService(text, start, canon);
+    const common = commonService(text, start, canon, hz);
     if (common !== null) {
       current = new ProcService(common, text, canon);
       services.push(current);
@@ -201,21 +201,32 @@ export const OTHER_REAL = new RegExp(`${REAL_HEAD}(?:0|-\\d{1,9})${REAL_TAIL}`, 
 
 /**
  * The common service line as the kernel prints it, and nothing procService would read differently:
- * "TCP  C000020A:0050 rr " (TCP, UDP or SCTP, IPv4 %08X or the bracketed fully expanded IPv6, a
- * scheduler name), without persistence or flags, ended by its newline.
+ * "TCP  C000020A:0050 rr " (TCP, UDP or SCTP, IPv4 %08X or the bracketed fully expanded IPv6) or
+ * "FWM  00000007 rr ", a scheduler name, then "ops" and "persistent <jiffies> <netmask>" when
+ * set, ended by its newline.
  */
-const SERVICE_LINE = /[ \t]*(TCP|UDP|SCTP)[ \t]+([0-9A-Fa-f]{8}|\[[0-9A-Fa-f]{4}(?::[0-9A-Fa-f]{4}){7}\]):([0-9A-Fa-f]{4})[ \t]+([A-Za-z0-9_-]+)[ \t]*\n/y;
+const SERVICE_LINE =
+  /[ \t]*(?:(TCP|UDP|SCTP)[ \t]+([0-9A-Fa-f]{8}|\[[0-9A-Fa-f]{4}(?::[0-9A-Fa-f]{4}){7}\]):([0-9A-Fa-f]{4})|FWM[ \t]+([0-9A-Fa-f]{1,8}))[ \t]+([A-Za-z0-9_-]+)(?:[ \t]+(ops))?(?:[ \t]+persistent[ \t]+(\d{1,9})[ \t]+[0-9A-Fa-f]{8})?[ \t]*\n/y;
 const KIND_OF: Record<string, IpvsKind> = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp' };
 
 /** The service of a common service line at TEXT[start...], with SERVICE_LINE.lastIndex after its
  *  newline; null when the line is not one (procService reads it, or reports it). */
-function commonService(text: string, start: number, canon: ProcCanon): ServiceHead | null {
+function commonService(text: string, start: number, canon: ProcCanon, hz: number): ServiceHead | null {
   SERVICE_LINE.lastIndex = start;
   const m = SERVICE_LINE.exec(text);
   if (m === null) return null;
+  let persistent: number | null = null;
+  if (m[7] !== undefined) {
+    const jiffies = Number(m[7]);
+    if (jiffies % hz !== 0) return null; // procService says so in a warning
+    persistent = jiffies / hz;
+  }
+  const flags = m[6] === undefined ? [] : ['ops'];
+  const scheduler = m[5]!;
+  if (m[4] !== undefined) return { kind: 'fwm', vip: null, port: null, fwmark: parseInt(m[4], 16), scheduler, persistent, flags };
   const vip = canon(m[2]!);
   if (vip === null) return null;
-  return { kind: KIND_OF[m[1]!]!, vip, port: parseInt(m[3]!, 16), fwmark: null, scheduler: m[4]!, persistent: null, flags: [] };
+  return { kind: KIND_OF[m[1]!]!, vip, port: parseInt(m[3]!, 16), fwmark: null, scheduler, persistent, flags };
 }
 
 /** A service line through commonService and through words + procService: for tests. */
@@ -223,7 +234,7 @@ export function readServiceLineBothWays(line: string): { common: ServiceHead | n
   const canon = memo(procAddress);
   const warnings: string[] = [];
   const malformed: string[] = [];
-  const common = commonService(`${line}\n`, 0, canon);
+  const common = commonService(`${line}\n`, 0, canon, DEFAULT_HZ);
   const general = procService(words(line), 'line 1', line, DEFAULT_HZ, warnings, malformed, canon);
   return { common, general, warnings, malformed };
 }

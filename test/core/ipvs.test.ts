@@ -626,22 +626,31 @@ test('the common service line regex accepts only lines procService reads the sam
   const addrs = ['C000020A', 'c000020a', 'C00002', '[2001:0db8:0000:0000:0000:0000:0000:0010]', '[2001:db8::10]', '[2001:0db8:0000:0000:0000:0000:0000:001]', 'ZZZZZZZZ'];
   const ports = ['0050', '01BB', '50', 'zz50', '00500'];
   const scheds = ['rr', 'wlc', 'mh', 'lblcr', 'x_y-1', ''];
-  const tails = ['', ' ', '  ', ' ops', ' persistent 75000 FFFFFFFF', ' persistent 1 FFFFFFFF', '\r', ' \u00a0'];
+  const tails = ['', ' ', '  ', ' ops', ' ops ', ' persistent 75000 FFFFFFFF', ' ops persistent 75000 00000080', ' persistent 1 FFFFFFFF', ' persistent 75000 FFFF', ' persistent 4294967250 FFFFFFFF', ' persistent 75000 FFFFFFFF ops', ' lo', '\r', ' \u00a0'];
+  const marks = ['00000007', '7', '0000000A', 'ffffffff', '123456789', 'g1'];
   const gaps = [' ', '  ', '\t', ''];
   const rnd = seeded(5);
   const pick = <T>(xs: T[]): T => (rnd(10) < 7 ? xs[rnd(2)]! : xs[rnd(xs.length)]!);
   let common = 0;
   let general = 0;
+  let persistent = 0;
+  let ops = 0;
+  const kinds = new Set<string>();
   for (let i = 0; i < 20_000; i++) {
-    const line = `${pick(['', '', ' '])}${pick(protos)}${pick(gaps)}${pick(addrs)}:${pick(ports)}${pick(gaps)}${pick(scheds)}${pick(tails)}`;
+    const service = rnd(4) === 0 ? `FWM${pick(gaps)}${pick(marks)}` : `${pick(protos)}${pick(gaps)}${pick(addrs)}:${pick(ports)}`;
+    const line = `${pick(['', '', ' '])}${service}${pick(gaps)}${pick(scheds)}${pick(tails)}`;
     const r = readServiceLineBothWays(line);
     if (r.general && r.warnings.length === 0) general++;
     if (r.common === null) continue;
     common++;
+    kinds.add(r.common.kind);
+    if (r.common.persistent !== null) persistent++;
+    if (r.common.flags.length > 0) ops++;
     assert.deepEqual(r.common, r.general, JSON.stringify(line));
     assert.deepEqual([r.warnings, r.malformed], [[], []], JSON.stringify(line));
   }
   assert.ok(common > 1000 && general > common, `the generator reaches both paths (${common} common of ${general} read cleanly)`);
+  assert.ok(kinds.has('fwm') && kinds.has('tcp') && persistent > 100 && ops > 100, `and the service kinds and options (${[...kinds]}, ${persistent} persistent, ${ops} ops)`);
 });
 
 test('the common-line regexes accept only lines scanRealLine reads, and tell a positive weight from the rest', async () => {
