@@ -154,7 +154,7 @@ export async function benchC(opts: { cold?: number; steady?: number; inProcess?:
     for (let i = 0; i < (opts.inProcess ?? 20) + 3; i++) {
       if (i >= 3 && qemuNow()) r.noisyRounds++;
       const t0 = performance.now();
-      const table = parseProcIpVs(fileText);
+      const table = parseProcIpVs(fileText, { sort: false }); // as the watchdog reads it (adapters/ipvs.ts)
       const t1 = performance.now();
       dcPolicy(config, config.dc, resolved);
       const t2 = performance.now();
@@ -185,7 +185,7 @@ export function printC(r: CResult): void {
       cli('steady: `vip-mgmt watchdog`, nothing changes, DNS cache fresh', r.steadyMs),
       cli('steady, DNS cache dropped (1,000 names resolved again)', r.steadyDnsMs),
       cli('node -e 0 (baseline, right after each steady run)', r.nodeMs),
-      row('in-process: parseProcIpVs (10,000 services)', r.parseMs),
+      row('in-process: parseProcIpVs (10,000 services, kernel order as the watchdog reads it)', r.parseMs),
       row('in-process: dcPolicy (1,000 names -> 1,250 VIPs)', r.itemsMs),
       row('in-process: planCycle (policy, live counts, decide, next state; 1,250 VIPs)', r.decideMs),
       row(`in-process: parse + planCycle (${r.noisyRounds} of ${r.totalInProcessMs.length} rounds with qemu running)`, r.totalInProcessMs),

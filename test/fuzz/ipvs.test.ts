@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { assertReadable, parseIpvsadmSave, parseProcIpVs, type IpvsTable } from '../../src/core/ipvs.ts';
+import { assertReadable, parseIpvsadmSave, parseProcIpVs, sortTable, type IpvsTable } from '../../src/core/ipvs.ts';
 import { VipError } from '../../src/core/errors.ts';
 import { escapeLogText } from '../../src/adapters/log.ts';
 import { ipvsVips, liveCounts } from '../../src/core/live.ts';
@@ -21,7 +21,7 @@ const seeds = (ext: 'proc' | 'save'): string[] => CAPTURES.map((n) => readFileSy
 
 const PROC_TOKENS = [
   'IP Virtual Server version 1.2.1 (size=4096)', 'Prot LocalAddress:Port Scheduler Flags', '-> RemoteAddress:Port Forward Weight ActiveConn InActConn',
-  'TCP', 'UDP', 'SCTP', 'FWM', 'tcp', 'AH', '->', 'Route', 'Masq', 'Tunnel', 'Local', 'Bypass', 'rr', 'wrr', 'sh', 'ops', 'persistent',
+  'TCP', 'UDP', 'SCTP', 'FWM', 'tcp', 'AH', '->', 'Route', 'Masq', 'Tunnel', 'Local', 'Bypass', 'rr', 'wrr', 'sh', 'ops', 'persistent', '1', '0', '-1', '00', '-0', '999999999', '2147483647', '2147483648', '75000',
   'C000020A:0050', 'C6336401:0050', '00000007', 'FFFFFFFF', 'FFFFFF00', '0000', ':', '[', ']',
   '[2001:0db8:0000:0000:0000:0000:0000:0010]:0050', '[0000:0000:0000:0000:0000:ffff:c000:020a]:0050', '[::1]:0050', '[2001:0db8::1]:0050', '[]:0050',
 ];
@@ -58,8 +58,26 @@ const input = (seedTexts: string[], tokens: string[]) =>
     { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }) },
   );
 
+/** The watchdog's read of a /proc table (kernel order, common lines kept as text and counted in
+ *  place) against the sorted one (every real server an object): the same services, real servers,
+ *  VIPs and live counts, with and without excluded real servers. */
+function sameInKernelOrder(text: string, sorted: IpvsTable): void {
+  const kernel = parseProcIpVs(text, { sort: false });
+  assert.deepEqual([kernel.malformed, kernel.warnings], [sorted.malformed, sorted.warnings]);
+  assert.deepEqual(JSON.parse(JSON.stringify(sortTable(kernel))), JSON.parse(JSON.stringify(sorted)));
+  const vips = ipvsVips(sorted);
+  for (const exclude of [[], [{ address: '198.51.100.1', port: null }]]) {
+    const opts = { fwmarks: { 7: ['192.0.2.10'] }, exclude };
+    assert.deepEqual(liveCounts(kernel, vips, opts), liveCounts(sorted, vips, opts));
+  }
+}
+
 test('fuzz: parseProcIpVs on mutated captures and token soup', async (t) => {
-  const r = fuzz(input(seeds('proc'), PROC_TOKENS), (text) => consume(parseProcIpVs(text)));
+  const r = fuzz(input(seeds('proc'), PROC_TOKENS), (text) => {
+    const sorted = parseProcIpVs(text);
+    sameInKernelOrder(text, sorted);
+    return consume(sorted);
+  });
   await report(t, 'parseProcIpVs', r);
 });
 
