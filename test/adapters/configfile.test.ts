@@ -6,6 +6,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/file.ts';
+import { peekStateDir } from '../../src/config/statedir.ts';
 import { parseConfigText } from '../../src/config/load.ts';
 import { OWN_KEY_RECORDS, reviveConfig } from '../../src/config/records.ts';
 
@@ -114,4 +115,24 @@ test('the cache keeps the 32 newest entries', async () => {
     await loadConfig(file, { cache, buildId: 'b1' });
   }
   assert.equal((await readdir(cache)).length, 32);
+});
+
+test('watchdog --now takes state_dir from the cache when this build validated this text, else from the YAML', async () => {
+  const dir = await tmp();
+  const cache = join(dir, 'cache');
+  const file = join(dir, 'config.yaml');
+  await writeFile(file, FULL);
+  assert.equal(await peekStateDir(file, { cache, buildId: 'b1' }), '/tmp/x', 'no entry yet: the YAML');
+  await loadConfig(file, { cache, buildId: 'b1' });
+  const [name] = await readdir(cache);
+  const entry = join(cache, name!);
+  // proof that the entry is what is read: one edited in place is what it returns
+  await writeFile(entry, JSON.stringify({ ...JSON.parse(await readFile(entry, 'utf8')), state_dir: '/from/cache' }));
+  assert.equal(await peekStateDir(file, { cache, buildId: 'b1' }), '/from/cache');
+  assert.equal(await peekStateDir(file, { cache, buildId: 'b2' }), '/tmp/x', 'another build: the YAML');
+  await writeFile(file, `${FULL}\n`);
+  assert.equal(await peekStateDir(file, { cache, buildId: 'b1' }), '/tmp/x', 'another text: the YAML');
+  await writeFile(file, FULL);
+  await chmod(cache, 0o777);
+  assert.equal(await peekStateDir(file, { cache, buildId: 'b1' }), '/tmp/x', 'a cache others may write to: the YAML');
 });
