@@ -121,7 +121,9 @@ test('watchdog --now takes state_dir from the cache when this build validated th
   const dir = await tmp();
   const cache = join(dir, 'cache');
   const file = join(dir, 'config.yaml');
-  await writeFile(file, FULL);
+  // a big file, as 1,000 services make it (a small one is read as YAML at once, cache or not)
+  const BIG = `${FULL}${'# padding\n'.repeat(1000)}`;
+  await writeFile(file, BIG);
   assert.equal(await peekStateDir(file, { cache, buildId: 'b1' }), '/tmp/x', 'no entry yet: the YAML');
   await loadConfig(file, { cache, buildId: 'b1' });
   const [name] = await readdir(cache);
@@ -130,9 +132,21 @@ test('watchdog --now takes state_dir from the cache when this build validated th
   await writeFile(entry, JSON.stringify({ ...JSON.parse(await readFile(entry, 'utf8')), state_dir: '/from/cache' }));
   assert.equal(await peekStateDir(file, { cache, buildId: 'b1' }), '/from/cache');
   assert.equal(await peekStateDir(file, { cache, buildId: 'b2' }), '/tmp/x', 'another build: the YAML');
-  await writeFile(file, `${FULL}\n`);
+  await writeFile(file, `${BIG}\n`);
   assert.equal(await peekStateDir(file, { cache, buildId: 'b1' }), '/tmp/x', 'another text: the YAML');
-  await writeFile(file, FULL);
+  await writeFile(file, BIG);
   await chmod(cache, 0o777);
   assert.equal(await peekStateDir(file, { cache, buildId: 'b1' }), '/tmp/x', 'a cache others may write to: the YAML');
+});
+
+test('watchdog --now reads a small config as YAML even when the cache has it (faster than the lookup)', async () => {
+  const dir = await tmp();
+  const cache = join(dir, 'cache');
+  const file = join(dir, 'config.yaml');
+  await writeFile(file, FULL);
+  await loadConfig(file, { cache, buildId: 'b1' });
+  const [name] = await readdir(cache);
+  const entry = join(cache, name!);
+  await writeFile(entry, JSON.stringify({ ...JSON.parse(await readFile(entry, 'utf8')), state_dir: '/from/cache' }));
+  assert.equal(await peekStateDir(file, { cache, buildId: 'b1' }), '/tmp/x');
 });
