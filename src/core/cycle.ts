@@ -383,7 +383,5 @@ export function planCycle(input: CycleInput): CyclePlan {
 /** RECORD with its keys in code-unit order, for a state file that diffs cleanly (the default sort,
  *  no comparator: 1,250 VIPs twice a cycle, before anything is optimised). */
 function byKey<T>(record: Record<string, T>): Record<string, T> {
-  const out: Record<string, T> = {};
-  for (const k of Object.keys(record).sort()) out[k] = record[k]!;
-  return out;
+  return Object.fromEntries(Object.keys(record).sort().map((k) => [k, record[k]!]));
 }

@@ -239,8 +239,8 @@ export function readServiceLineBothWays(line: string): { common: ServiceHead | n
   return { common, general, warnings, malformed };
 }
 
-/** One run of common real server lines of a service: TEXT[start, end), `lines` of them, `live`
- *  with a positive weight. */
+/** One run of common real server lines of a service: TEXT[start, end), `lines` of them,
+ *  `positive` of those with a positive weight. */
 interface CommonRun {
   start: number;
   end: number;
@@ -250,9 +250,9 @@ interface CommonRun {
 
 /**
  * A virtual service of a /proc table. Its real servers are runs of common lines kept as text
- * (POSITIVE_REAL, OTHER_REAL) and, rarely, objects from the general path, in the kernel's order; `reals` makes
- * the runs into objects on its first read (sortTable, status, tests) and positiveWeights counts
- * them without (the watchdog).
+ * (POSITIVE_REAL, OTHER_REAL) and, rarely, objects from the general path, in the kernel's order.
+ * `reals` makes the runs into objects on its first read (sortTable, status, tests);
+ * positiveWeights counts them without (the watchdog).
  */
 class ProcService implements IpvsService {
   kind: IpvsKind;
