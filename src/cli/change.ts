@@ -4,7 +4,7 @@ import { missingRouteMaps, planAdd, planDelete, planDrain, speakerChanges, verif
 import { dcPolicy, DRAIN_ROUTE_MAP, serviceKey, targetsFor, type Target } from '../core/policy.js';
 import { cacheFresh, fromCache } from '../core/dnscache.js';
 import { clearHolds, setHolds } from '../core/state.js';
-import { healLost, healScope, mergeHealing } from '../core/journal.js';
+import { HEAL_REASON, healLost, healReason, healScope, mergeHealing } from '../core/journal.js';
 import type { Hold, Log, PrefixState, ResolvedName, RunningBgp, Speaker, SpeakerChange, State } from '../core/types.js';
 import type { Deps } from './context.js';
 
@@ -190,7 +190,7 @@ export async function step(deps: Deps, targets: Target[], resolved: ResolvedName
       const touched = new Set(plan.map((c) => c.vip.prefix));
       const healRows = heal
         .filter((h) => !touched.has(h.prefix))
-        .map((h): ChangeRow => ({ vip: h.prefix.split('/')[0]!, prefix: h.prefix, action: 'add', reason: 'lost by the speaker (restarted?): would re-announce', routeMap: h.routeMap, names: [], verified: false }));
+        .map((h): ChangeRow => ({ vip: h.prefix.split('/')[0]!, prefix: h.prefix, action: 'add', reason: healReason(true), routeMap: h.routeMap, names: [], verified: false }));
       return { rows: [...rowsOf(), ...healRows], errors: [], code: EXIT.OK };
     }
 
@@ -253,7 +253,7 @@ export async function step(deps: Deps, targets: Target[], resolved: ResolvedName
 export function logHealing(log: Log, heal: readonly SpeakerChange[]): void {
   const list = heal.map((h) => `${h.prefix} (${h.routeMap})`);
   log.warn(
-    { action: 'add', reason: 'lost by the speaker (restarted?)', count: heal.length, prefix: heal.map((h) => h.prefix).join(',') },
+    { action: 'add', reason: HEAL_REASON, count: heal.length, prefix: heal.map((h) => h.prefix).join(',') },
     `the speaker lost ${heal.length} announcement${heal.length === 1 ? '' : 's'} vip-mgmt's state holds (restarted?): re-announcing ${list.slice(0, 10).join(', ')}${list.length > 10 ? `, ... (${list.length - 10} more)` : ''}`,
   );
 }

@@ -9,7 +9,7 @@ import type { PlannedChange } from '../core/plan.js';
 import type { Log, ResolvedName, RunLock, RunningBgp, State } from '../core/types.js';
 import type { Deps } from './context.js';
 import { logHealing, readBack } from './change.js';
-import { healLost, healScope, mergeHealing } from '../core/journal.js';
+import { healLost, healReason, healScope, mergeHealing } from '../core/journal.js';
 import { toVip } from '../core/prefix.js';
 import type { FleetHold } from '../core/fleet.js';
 
@@ -148,16 +148,16 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
     // a re-announcement of what a stateless speaker lost is a change too, shown (and planned under
     // --dry-run) like the cycle's own; literals and discovered VIPs have no row of their own
     const healing = new Set(healed.map((h) => h.prefix));
-    const healReason = deps.opts.dryRun ? 'lost by the speaker (restarted?): would re-announce' : 'lost by the speaker (restarted?): re-announced';
+    const healWhy = healReason(deps.opts.dryRun);
     const rowsOut = (verified: Map<string, boolean>): CycleResult['changes'] => [
       ...plan.rows.map((r) => {
         const acted = acting.includes(r);
-        if (!acted && healing.has(r.vip.prefix)) return { vip: r.vip.address, prefix: r.vip.prefix, action: 'add' as const, reason: healReason, verified: verified.get(r.vip.prefix) ?? false };
+        if (!acted && healing.has(r.vip.prefix)) return { vip: r.vip.address, prefix: r.vip.prefix, action: 'add' as const, reason: healWhy, verified: verified.get(r.vip.prefix) ?? false };
         return { vip: r.vip.address, prefix: r.vip.prefix, action: acted ? r.action : ('none' as const), reason: r.why, verified: verified.get(r.vip.prefix) ?? !acted };
       }),
       ...healed
         .filter((h) => !plan.rows.some((r) => r.vip.prefix === h.prefix))
-        .map((h) => ({ vip: h.prefix.split('/')[0]!, prefix: h.prefix, action: 'add' as const, reason: healReason, verified: verified.get(h.prefix) ?? false })),
+        .map((h) => ({ vip: h.prefix.split('/')[0]!, prefix: h.prefix, action: 'add' as const, reason: healWhy, verified: verified.get(h.prefix) ?? false })),
     ];
 
     if (healed.length > 0 && !deps.opts.dryRun) logHealing(log, healed);
@@ -180,7 +180,7 @@ export async function watchdogCycle(deps: WatchdogDeps): Promise<CycleResult> {
       }
       const planned: PlannedChange[] = [
         ...acting.map((r) => ({ vip: r.vip, names: r.names, action: r.action, routeMap: r.routeMap, reason: r.why })),
-        ...healed.map((h) => ({ vip: toVip(h.prefix.split('/')[0]!), names: [], action: 'add' as const, routeMap: h.routeMap, reason: 'lost by the speaker: re-announced' })),
+        ...healed.map((h) => ({ vip: toVip(h.prefix.split('/')[0]!), names: [], action: 'add' as const, routeMap: h.routeMap, reason: healReason(false) })),
       ];
       for (const intent of ['add', 'delete'] as const) {
         const part = planned.filter((p) => p.action === intent);

@@ -17,6 +17,10 @@ import type { RunningBgp, SpeakerChange, State } from './types.js';
  *  literal addresses (a reloaded FRR/Quagga configuration has what render printed), or none (BIRD). */
 export type HealScope = 'all' | 'literals' | 'none';
 
+/** Why a run re-announces what the speaker lost, as logs and rows say it. */
+export const HEAL_REASON = 'lost by the speaker (restarted?)';
+export const healReason = (dryRun: boolean): string => `${HEAL_REASON}: ${dryRun ? 'would re-announce' : 're-announced'}`;
+
 export function healScope(kind: SpeakerKind, stateless: boolean): HealScope {
   if (stateless) return 'all';
   return kind === 'frr' || kind === 'quagga' ? 'literals' : 'none';
